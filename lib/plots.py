@@ -1,0 +1,67 @@
+"""One figure style for the whole book.
+
+Every chapter draws with :func:`figure`, so fonts, sizes, colours and grids match from page to
+page, and axis labels stay readable at the book's page width (about 7 inches).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+PAGE_WIDTH = 7.0  # inches: the body width of the HTML page at the default zoom
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")
+
+STYLE: dict[str, Any] = {
+    "figure.dpi": 110,
+    "savefig.dpi": 110,
+    "savefig.bbox": "tight",
+    "font.size": 10,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8.5,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.prop_cycle": mpl.cycler(color=COLORS),
+    "lines.linewidth": 1.6,
+    "lines.markersize": 4.5,
+    "figure.constrained_layout.use": True,
+}
+
+
+def use_style() -> None:
+    """Apply the book's matplotlib style globally (idempotent)."""
+    mpl.rcParams.update(STYLE)
+
+
+def figure(ncols: int = 1, nrows: int = 1, *, height: float = 3.2, width: float = PAGE_WIDTH, **kwargs: Any):
+    """A new figure in the book's style with an ``nrows × ncols`` grid of axes.
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, numpy.ndarray or matplotlib.axes.Axes)
+        As :func:`matplotlib.pyplot.subplots`.
+    """
+    if ncols < 1 or nrows < 1:
+        raise ValueError(f"ncols and nrows must be >= 1, got ncols={ncols}, nrows={nrows}")
+    use_style()
+    return plt.subplots(nrows, ncols, figsize=(width, height * nrows), **kwargs)
+
+
+def fit_loglog_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    r"""Least-squares fit of :math:`\log y = a + b \log x`; returns ``(b, a)`` (slope, intercept)."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+        raise ValueError(f"x and y must be 1-d arrays of equal length >= 2, got {x.shape} and {y.shape}")
+    if np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("x and y must be positive for a log-log fit")
+    slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
+    return float(slope), float(intercept)
