@@ -1,0 +1,46 @@
+# The two commands of the README: `make book` (paper scale) and `make test` (every check, smoke scale).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JB_FLAGS := -W -n --keep-going
+
+.PHONY: book test unit notebooks build-smoke browser benchmark clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
+	touch $(STAMP)
+
+## make book: build the HTML at paper scale from a clean build, print where it is.
+book: $(STAMP)
+	rm -rf _build results
+	BOOK_SCALE=paper $(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+## make test: every check at smoke scale (unit tests, nbval, warning-free clean build, browser).
+test: $(STAMP) unit notebooks build-smoke browser
+
+unit: $(STAMP)
+	BOOK_SCALE=smoke $(BIN)/python -m pytest tests -m "not browser" -q
+
+notebooks: $(STAMP)
+	rm -rf results
+	BOOK_SCALE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:randomly book -q
+
+build-smoke: $(STAMP)
+	rm -rf _build results
+	BOOK_SCALE=smoke $(BIN)/jupyter-book build . $(JB_FLAGS)
+
+browser: $(STAMP)
+	BOOK_SCALE=smoke $(BIN)/python -m pytest tests -m browser -q
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/bench_gradient.py
+
+clean:
+	rm -rf _build results .pytest_cache

@@ -1,0 +1,121 @@
+r"""Experiments of the chapter "Model and assumptions" (paper Sec. 2 and the remark of Sec. 3.2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import ortho_group
+from tqdm.auto import tqdm
+
+from lib import _validate as check
+from lib import autoencoder, model
+
+
+@dataclass(frozen=True)
+class CoherenceTable:
+    """Coherence of Gaussian dictionaries on an ``n × h`` grid.
+
+    Attributes
+    ----------
+    n_values, h_values : numpy.ndarray
+        The grid; cells with ``n >= h`` (not overcomplete) are NaN.
+    mu : numpy.ndarray
+        Shape ``(len(n_values), len(h_values), trials)``: :math:`\\max_{i\\neq j}|\\langle A_i,A_j\\rangle|` per draw.
+    """
+
+    n_values: np.ndarray
+    h_values: np.ndarray
+    mu: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean coherence over the draws, shape ``(len(n_values), len(h_values))``."""
+        return np.nanmean(self.mu, axis=2)
+
+    @property
+    def xi(self) -> np.ndarray:
+        r"""The implied exponent :math:`\xi = -\log\bar\mu/\log h` per cell."""
+        return -np.log(self.mean) / np.log(self.h_values)[None, :]
+
+
+def gaussian_coherence_bound(n: np.ndarray | float, h: np.ndarray | float) -> np.ndarray:
+    r"""Heuristic scale of the coherence of a Gaussian dictionary: :math:`\sqrt{4\log h / n}`.
+
+    Each inner product of two independent random unit vectors is approximately :math:`N(0, 1/n)`;
+    the largest of :math:`h(h-1)/2` of them in absolute value is about
+    :math:`\sqrt{2\log(h^2)/n} = \sqrt{4\log h/n}`.
+    """
+    return np.sqrt(4.0 * np.log(np.asarray(h, dtype=float)) / np.asarray(n, dtype=float))
+
+
+def coherence_table(n_values, h_values, trials: int, rng: np.random.Generator) -> CoherenceTable:
+    """Measure the coherence of ``trials`` Gaussian dictionaries for every overcomplete ``(n, h)`` pair."""
+    n_values = np.asarray([check.integer(n, "n_values", minimum=2) for n in n_values])
+    h_values = np.asarray([check.integer(h, "h_values", minimum=2) for h in h_values])
+    trials = check.integer(trials, "trials", minimum=1)
+    rng = check.generator(rng)
+    mu = np.full((n_values.size, h_values.size, trials), np.nan)
+    cells = [(a, b) for a in range(n_values.size) for b in range(h_values.size) if n_values[a] < h_values[b]]
+    for a, b in tqdm(cells, desc="coherence", leave=False):
+        for t in range(trials):
+            mu[a, b, t] = model.coherence(model.random_dictionary(int(n_values[a]), int(h_values[b]), rng))
+    return CoherenceTable(n_values, h_values, mu)
+
+
+@dataclass(frozen=True)
+class OrthogonalCheck:
+    """The square orthogonal case: loss along random directions through :math:`W = A^{*\\top}`.
+
+    Attributes
+    ----------
+    loss_at_truth : float
+        :math:`\\hat L(A^{*\\top})` with :math:`\\epsilon = 0` (exactly 0 up to rounding).
+    grad_norm_at_truth : float
+        Frobenius norm of the exact gradient there.
+    t : numpy.ndarray
+        Step sizes along each direction.
+    losses : numpy.ndarray
+        Shape ``(directions, len(t))``: :math:`\\hat L(A^{*\\top} + t\\Delta)`.
+    overcomplete_loss : float
+        For contrast, :math:`\\hat L(A^{*\\top})` with :math:`\\epsilon=0` for an overcomplete
+        Gaussian :math:`A^*` (``n × 2n``, one nonzero per code): not a zero of the loss.
+    """
+
+    loss_at_truth: float
+    grad_norm_at_truth: float
+    t: np.ndarray
+    losses: np.ndarray
+    overcomplete_loss: float
+
+
+def orthogonal_minimum(n: int, N: int, rng: np.random.Generator, directions: int = 8, t_max: float = 0.5) -> OrthogonalCheck:
+    r"""Check the remark of Sec. 3.2: for square orthogonal :math:`A^*` and :math:`x^*\ge 0`, :math:`W = A^{*\top}` is a global minimum.
+
+    With :math:`\epsilon = 0`, :math:`Wy = x^* \ge 0`, so :math:`r = x^*` and
+    :math:`\hat y = A^* x^* = y`: the loss, which is nonnegative, is exactly 0.  Codes here are dense
+    (every coordinate ``U[0, 1]``): the remark needs no sparsity.
+    """
+    n = check.integer(n, "n", minimum=2)
+    N = check.integer(N, "N", minimum=1)
+    directions = check.integer(directions, "directions", minimum=1)
+    t_max = check.real(t_max, "t_max", minimum=0.0, strict_min=True)
+    rng = check.generator(rng)
+    A = ortho_group.rvs(n, random_state=rng)
+    X = rng.uniform(0.0, 1.0, size=(n, N))
+    Y = A @ X
+    W = A.T
+    t = np.linspace(-t_max, t_max, 41)
+    losses = np.empty((directions, t.size))
+    for d in range(directions):
+        Delta = model.random_dictionary(n, n, rng).T
+        losses[d] = [autoencoder.loss(W + s * Delta, Y, 0.0) for s in t]
+    B = model.random_dictionary(n, 2 * n, rng)
+    Xo = model.sample_codes(2 * n, 1, N, rng, 0.0, 1.0)
+    return OrthogonalCheck(
+        loss_at_truth=autoencoder.loss(W, Y, 0.0),
+        grad_norm_at_truth=float(np.linalg.norm(autoencoder.gradient(W, Y, 0.0))),
+        t=t,
+        losses=losses,
+        overcomplete_loss=autoencoder.loss(B.T, B @ Xo, 0.0),
+    )

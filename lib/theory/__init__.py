@@ -1,0 +1,1 @@
+"""The formulas of the paper's theorems (biases, bounds, predicted rates), one submodule per chapter."""
