@@ -65,3 +65,15 @@ def fit_loglog_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         raise ValueError("x and y must be positive for a log-log fit")
     slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
     return float(slope), float(intercept)
+
+
+def glue_figure(name: str, fig) -> None:
+    """Glue ``fig`` under ``name`` for a ``{glue:figure}`` directive and close it.
+
+    Closing matters: the inline backend would otherwise also show the figure under the cell, so it
+    would appear twice on the page.
+    """
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Union
+from typing import Callable, TypeVar, Union
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -43,9 +43,11 @@ __all__ = [
     "History",
     "TrainingResult",
     "train",
+    "run_loop",
     "OPTIMIZERS",
 ]
 
+T = TypeVar("T")
 Bias = Union[float, np.ndarray, Callable[[int], Union[float, np.ndarray]]]
 
 
@@ -229,6 +231,24 @@ def _batches(model: _model.SparseCodingModel, steps: int, batch_size: int, train
         yield Y[:, chunk]
 
 
+def run_loop(
+    step: Callable[[int], None], evaluate: Callable[[int], T], steps: int, every: int, desc: str, progress: bool
+) -> tuple[np.ndarray, list[T], float]:
+    """Call ``step(t)`` for ``t = 0..steps-1`` and ``evaluate(t)`` at the start and every ``every`` steps (and at the end).
+
+    Returns the checkpoint step counts, the evaluations, and the wall time of the steps alone.
+    """
+    marks, records, seconds = [0], [evaluate(0)], 0.0
+    for t in tqdm(range(steps), desc=desc, leave=False, disable=not progress):
+        start = time.perf_counter()
+        step(t)
+        seconds += time.perf_counter() - start
+        if (t + 1) % every == 0 or t + 1 == steps:
+            marks.append(t + 1)
+            records.append(evaluate(t + 1))
+    return np.array(marks), records, seconds
+
+
 def train(
     model: _model.SparseCodingModel,
     W0: np.ndarray,
@@ -242,6 +262,7 @@ def train(
     train_size: int | None = None,
     evaluate_every: int | None = None,
     eval_set: EvalSet | None = None,
+    gradient: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] = autoencoder.gradient,
     progress: bool = True,
 ) -> TrainingResult:
     r"""Run gradient descent on the autoencoder's exact gradient from ``W0`` (module docstring).
@@ -272,6 +293,9 @@ def train(
         Checkpoint period (default: 20 checkpoints over the run).
     eval_set : EvalSet or None
         Held-out samples for the checkpoints (default: 2048 fresh samples).
+    gradient : callable
+        ``gradient(W, Y, eps) -> (h, n)``, the mean gradient on a batch; default the exact
+        :func:`lib.autoencoder.gradient` (a faster exact estimator can be passed instead).
     progress : bool
         Show a tqdm bar.
 
@@ -290,20 +314,19 @@ def train(
     _bias_at(eps, 0, model.h)  # validate the bias (or the schedule's first value) up front
     update = make_optimizer(optimizer, lr)
     data = eval_set if eval_set is not None else EvalSet.draw(model, 2048, rng)
-    records = [(0, *_checkpoint(A, W, _bias_at(eps, 0, model.h), data))]
-    seconds = 0.0
     batches = _batches(model, steps, batch_size, train_size, rng)
-    for t in tqdm(range(steps), desc=f"{optimizer} training", leave=False, disable=not progress):
-        start = time.perf_counter()
-        e = _bias_at(eps, t, model.h)
-        W -= update(autoencoder.gradient(W, next(batches), e))
-        seconds += time.perf_counter() - start
-        if (t + 1) % every == 0 or t + 1 == steps:
-            records.append((t + 1, *_checkpoint(A, W, _bias_at(eps, t + 1, model.h), data)))
+
+    def step(t: int) -> None:
+        nonlocal W
+        W = W - update(gradient(W, next(batches), _bias_at(eps, t, model.h)))
+
+    marks, records, seconds = run_loop(
+        step, lambda t: _checkpoint(A, W, _bias_at(eps, t, model.h), data), steps, every, f"{optimizer} training", progress
+    )
     columns = list(zip(*records))
     history = History(
-        steps=np.array(columns[0]), loss=np.array(columns[1]), distances=np.array(columns[2]),
-        mcc=np.array(columns[3]), frac99=np.array(columns[4]), max_dist=np.array(columns[5]),
-        support_rate=np.array(columns[6]), eps=np.array(columns[7]),
+        steps=marks, loss=np.array(columns[0]), distances=np.array(columns[1]),
+        mcc=np.array(columns[2]), frac99=np.array(columns[3]), max_dist=np.array(columns[4]),
+        support_rate=np.array(columns[5]), eps=np.array(columns[6]),
     )
     return TrainingResult(W=W, recovery=recovery(A, W), history=history, seconds=seconds)

@@ -1,0 +1,135 @@
+"""The built HTML as a reader meets it: every page of the table of contents in headless Chromium.
+
+For each page: no console errors, no failed request to the local server, every math block typeset
+by MathJax, every image loaded with a non-zero size, every internal link (and its #anchor)
+resolving; the claims page has no failing row.  A screenshot of each page goes to
+``_build/screenshots/``.  Runs after ``jupyter-book build`` (``make test`` orders it so).
+Playwright drives Debian's Chromium (``/usr/bin/chromium``, or ``$CHROMIUM``); without it the
+test skips with a message saying how to install it.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-default-apps",
+]
+
+# Raw TeX left in the prose (outside code) means MathJax did not typeset it.
+RAW_MATH = re.compile(r"\\\(|\\\[|\$\$|\$[A-Za-z\\{][^$\n]{0,120}\$")
+
+TEXT_OUTSIDE_CODE = """() => {
+  const clone = document.querySelector('main').cloneNode(true);
+  clone.querySelectorAll('pre, code, script, style, mjx-container, .cell_input').forEach(e => e.remove());
+  return clone.innerText;
+}"""
+
+
+def _toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [entry["file"] for entry in toc.get("chapters", [])]
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep pytest output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (HTML / "index.html").exists():
+        pytest.fail(f"{HTML}/index.html is missing: build the book first (make build-smoke)")
+    handler = functools.partial(_Quiet, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: install it (apt-get install chromium) or set $CHROMIUM")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@functools.lru_cache(maxsize=None)
+def _fetch(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+@pytest.mark.parametrize("docname", _toc_pages())
+def test_page_renders_for_a_reader(server, browser, docname):
+    url = f"{server}/{docname}.html"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    console_errors: list[str] = []
+    failed: list[str] = []
+    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    page.on("requestfailed", lambda req: failed.append(f"{req.url} ({req.failure})") if req.url.startswith(server) else None)
+    page.on("response", lambda res: failed.append(f"{res.url} (HTTP {res.status})") if res.url.startswith(server) and res.status >= 400 else None)
+
+    response = page.goto(url, wait_until="load")
+    assert response is not None and response.status == 200, url
+    page.wait_for_load_state("networkidle")
+    if page.evaluate("() => document.querySelector('.math') !== null"):
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
+        page.evaluate("() => MathJax.startup.promise")
+        untypeset = page.evaluate("() => [...document.querySelectorAll('main .math')].filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80))")
+        assert not untypeset, f"{docname}: math not typeset by MathJax: {untypeset[:3]}"
+    raw = RAW_MATH.findall(page.evaluate(TEXT_OUTSIDE_CODE))
+    assert not raw, f"{docname}: raw TeX left in the page: {raw[:5]}"
+
+    images = page.evaluate("() => [...document.images].map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0 && i.naturalHeight > 0}))")
+    broken = [img["src"] for img in images if not img["ok"]]
+    assert not broken, f"{docname}: images that did not load: {broken}"
+
+    links = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    for link in sorted(set(links)):
+        if not link.startswith(server):
+            continue
+        target, _, anchor = link.partition("#")
+        status, body = _fetch(target)
+        assert status == 200, f"{docname}: broken internal link {link} (HTTP {status})"
+        if anchor and target.endswith(".html"):
+            anchor = urllib.parse.unquote(anchor)
+            assert f'id="{anchor}"' in body, f"{docname}: link {link} points to a missing anchor"
+
+    if docname.endswith("claims"):
+        failing = page.evaluate("() => [...document.querySelectorAll('main table tr')].filter(r => r.innerText.includes('✗')).map(r => r.innerText)")
+        assert not failing, f"claims that did not hold: {failing}"
+        assert page.evaluate("() => document.querySelectorAll('main table tr').length") > 1, "the claims table is missing"
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{docname.replace('/', '_')}.png"), full_page=True)
+    page.close()
+    assert not failed, f"{docname}: failed requests to the local server: {failed}"
+    assert not console_errors, f"{docname}: console errors: {console_errors}"
