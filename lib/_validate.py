@@ -94,3 +94,15 @@ def generator(rng: object, name: str = "rng") -> np.random.Generator:
 
 def _shape_text(shape: tuple[int | None, int | None]) -> str:
     return "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+
+
+def instance(W: object, A: object, k: object, eps: object) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Check an (encoder, dictionary, support size, bias) quadruple that many functions share.
+
+    Returns ``W`` (h, n), ``A`` (n, h), ``k`` in ``[1, h]`` and the bias as a vector of shape ``(h,)``.
+    """
+    W = matrix(W, "W")
+    h, n = W.shape
+    A = matrix(A, "A", shape=(n, h))
+    k = integer(k, "k", minimum=1, maximum=h)
+    return W, A, k, bias(eps, h)[:, 0]

@@ -50,11 +50,8 @@ def _moment_matrices(
     W: np.ndarray, A: np.ndarray, k: int, eps: object, m1: float, m2: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """The matrices ``P = E[v v^T]`` and ``C`` of the module docstring, both ``(h, h)``."""
-    W = check.matrix(W, "W")
-    h, n = W.shape
-    A = check.matrix(A, "A", shape=(n, h))
-    k = check.integer(k, "k", minimum=1, maximum=h)
-    e = check.bias(eps, h)[:, 0]
+    W, A, k, e = check.instance(W, A, k, eps)
+    h = W.shape[0]
     m1 = check.real(m1, "m1", minimum=0.0)
     m2 = check.real(m2, "m2", minimum=0.0)
     if m2 < m1**2 * (1 - 1e-12):
