@@ -31,14 +31,19 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "large": {"n_values": [64, 128, 256, 512, 1024], "h_values": [256, 1024, 4096, 16384], "trials": 10, "orthogonal_n": 256, "orthogonal_N": 10000},
     },
     "mnist": {
-        "smoke": {"max_images": 300, "test_fraction": 0.2, "hidden": 16, "hidden_values": [8, 16, 32], "epochs": 40, "batch_size": 32, "learning_rate": 1e-3},
+        "smoke": {"max_images": 300, "test_fraction": 0.2, "hidden": 16, "hidden_values": [8, 16], "epochs": 30, "batch_size": 32, "learning_rate": 1e-3},
         "paper": {"max_images": 1000, "test_fraction": 0.2, "hidden": 64, "hidden_values": [16, 32, 64, 128, 256], "epochs": 150, "batch_size": 32, "learning_rate": 1e-3},
-        "large": {"max_images": 14000, "test_fraction": 0.2, "hidden": 64, "hidden_values": [16, 32, 64, 128, 256, 512], "epochs": 150, "batch_size": 32, "learning_rate": 1e-3},
+        "large": {"max_images": 14000, "test_fraction": 0.2, "hidden": 64, "hidden_values": [16, 32, 64, 128, 256, 512, 1024], "epochs": 150, "batch_size": 32, "learning_rate": 1e-3},
     },
     "support": {
         "smoke": {"inner_h": 512, "inner_n": 128, "hadamard_h": [512, 2048], "hadamard_N": 2000, "fp_h": [64, 256, 1024], "fp_N": 20000, "tradeoff_h": [256, 512], "tradeoff_N": 300, "widget_N": 300},
         "paper": {"inner_h": 2048, "inner_n": 512, "hadamard_h": [512, 1024, 2048, 4096, 8192], "hadamard_N": 20000, "fp_h": [64, 256, 1024, 4096, 16384], "fp_N": 200000, "tradeoff_h": [256, 512, 1024, 2048, 4096], "tradeoff_N": 1000, "widget_N": 500},
         "large": {"inner_h": 4096, "inner_n": 1024, "hadamard_h": [512, 1024, 2048, 4096, 8192], "hadamard_N": 100000, "fp_h": [64, 256, 1024, 4096, 16384], "fp_N": 2000000, "tradeoff_h": [256, 512, 1024, 2048, 4096, 8192], "tradeoff_N": 4000, "widget_N": 1000},
+    },
+    "criticality": {
+        "smoke": {"small_n": 32, "small_N": 20000, "h_values": [256, 512, 1024], "p_values": [0.01, 0.1], "nu": 0.3, "points": 1, "N": 4000, "gap_h": [128, 256, 512, 1024], "gap_N": 8000},
+        "paper": {"small_n": 32, "small_N": 40000, "h_values": [256, 512, 1024, 2048], "p_values": [0.01, 0.05, 0.1], "nu": 0.3, "points": 3, "N": 20000, "gap_h": [128, 256, 512, 1024, 2048], "gap_N": 20000},
+        "large": {"small_n": 32, "small_N": 100000, "h_values": [256, 512, 1024, 2048, 4096], "p_values": [0.01, 0.05, 0.1], "nu": 0.3, "points": 5, "N": 50000, "gap_h": [128, 256, 512, 1024, 2048, 4096], "gap_N": 50000},
     },
 }
 
