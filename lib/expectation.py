@@ -21,7 +21,8 @@ Every entry of :math:`P` and :math:`C` is a sum of moments
 :math:`\mathbb E[\mathbf 1_{T\subseteq S}\,x_l x_m] = \pi(T\cup\{l,m\})\,(m_2\text{ if }l=m\text{ else }m_1^2)`
 where :math:`\pi_t = \prod_{s<t}\frac{k-s}{h-s}` is the probability that :math:`t` given indices all
 lie in :math:`S`.  Grouping the free indices by how many new indices they add gives the
-:math:`h\times h` matrix formulas below: no sampling, no enumeration, cost :math:`O(h^2 n)`.
+:math:`h\times h` matrix formulas below: no sampling, no enumeration, cost :math:`O(h^2 (n + h))`
+(the products :math:`WA^*`, :math:`WW^\top` and :math:`GM`).
 """
 
 from __future__ import annotations

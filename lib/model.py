@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from scipy.linalg import hadamard
 
 from lib import _validate as check
 
@@ -42,6 +43,27 @@ def random_dictionary(n: int, h: int, rng: np.random.Generator) -> np.ndarray:
     rng = check.generator(rng)
     G = rng.standard_normal((n, h))
     return G / np.linalg.norm(G, axis=0, keepdims=True)
+
+
+def hadamard_dictionary(n: int) -> np.ndarray:
+    r"""The dictionary :math:`A^* = [\,I_n,\ H_n/\sqrt n\,]` of shape ``(n, 2n)``, ``n`` a power of 2.
+
+    :math:`H_n` is Sylvester's Hadamard matrix (:func:`scipy.linalg.hadamard`); the columns are
+    unit vectors, two identity columns are orthogonal, two Hadamard columns are orthogonal, and an
+    identity column meets a Hadamard column at :math:`\pm1/\sqrt n`: the coherence is exactly
+    :math:`1/\sqrt n = (h/2)^{-1/2}`, the smallest possible for two orthonormal bases, i.e.
+    :math:`\xi = \tfrac12(1 - \log 2/\log h)`.
+    """
+    n = check.integer(n, "n", minimum=2)
+    if n & (n - 1):
+        raise ValueError(f"n must be a power of 2, got {n}")
+    return np.hstack([np.eye(n), hadamard(n, dtype=np.float64) / np.sqrt(n)])
+
+
+def uniform_moments(low: float, high: float) -> tuple[float, float]:
+    r""":math:`m_1, m_2` of ``U[low, high]``: :math:`(m_{\min}+m_{\max})/2` and :math:`(m_{\min}^2+m_{\min}m_{\max}+m_{\max}^2)/3`."""
+    low, high = _value_range(low, high)
+    return 0.5 * (low + high), (low**2 + low * high + high**2) / 3.0
 
 
 def coherence(A: np.ndarray) -> float:
@@ -252,12 +274,12 @@ class SparseCodingModel:
     @property
     def m1(self) -> float:
         r""":math:`m_1 = \mathbb E[x^*_i \mid i \in S] = (m_{\min}+m_{\max})/2`."""
-        return 0.5 * (self.low + self.high)
+        return uniform_moments(self.low, self.high)[0]
 
     @property
     def m2(self) -> float:
         r""":math:`m_2 = \mathbb E[x^{*2}_i \mid i \in S] = (m_{\min}^2 + m_{\min}m_{\max} + m_{\max}^2)/3`."""
-        return (self.low**2 + self.low * self.high + self.high**2) / 3.0
+        return uniform_moments(self.low, self.high)[1]
 
     @cached_property
     def mu(self) -> float:

@@ -19,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import hadamard
 from scipy.stats import beta as beta_distribution
 from tqdm.auto import tqdm
 
 from lib import _validate as check
 from lib import model
+from lib.model import hadamard_dictionary
 from lib.theory import support as theory
 
 __all__ = [
@@ -46,19 +46,6 @@ __all__ = [
     "binomial_interval",
 ]
 
-
-def hadamard_dictionary(n: int) -> np.ndarray:
-    r"""The dictionary :math:`A^* = [\,I_n,\ H_n/\sqrt n\,]` of shape ``(n, 2n)``, ``n`` a power of 2.
-
-    :math:`H_n` is Sylvester's Hadamard matrix (:func:`scipy.linalg.hadamard`); the columns are
-    unit vectors, two identity columns are orthogonal, two Hadamard columns are orthogonal, and an
-    identity column meets a Hadamard column at :math:`\pm1/\sqrt n`: the coherence is exactly
-    :math:`1/\sqrt n = (h/2)^{-1/2}`, i.e. :math:`\xi = \tfrac12(1 - \log 2/\log h)`.
-    """
-    n = check.integer(n, "n", minimum=2)
-    if n & (n - 1):
-        raise ValueError(f"n must be a power of 2, got {n}")
-    return np.hstack([np.eye(n), hadamard(n, dtype=np.float64) / np.sqrt(n)])
 
 
 def _fwht(X: np.ndarray) -> np.ndarray:

@@ -1,0 +1,543 @@
+r"""Experiments of the chapter "Near the dictionary the expected gradient vanishes" (Theorem 3.2, Lemmas 5.1, 5.2).
+
+Two ways to get an expected gradient, and every result says which it used:
+
+* **closed form** (exact, no sampling noise): :func:`lib.expectation.proxy_decomposition` or, for one
+  nonzero per code, :func:`lib.theory.criticality.k1_coefficients`.  It is the expected *proxy*
+  gradient; it is also the expected *true* gradient wherever
+  :func:`lib.theory.criticality.recovery_margins` certifies that the ReLU layer recovers every
+  support.
+* **Monte Carlo** (:func:`monte_carlo_gradient`): the mean over sampled codes, with batch-means
+  standard errors and a bias-corrected row norm.  It uses the structure of the data (MATH.md §4,
+  ESTIMATORS.md): with :math:`U = MX - \epsilon`, :math:`R = \mathrm{ReLU}(U)`, the per-sample
+  gradient is :math:`r\hat y^\top + t\,y^\top` with :math:`t = \mathbb 1\odot(Gr - 2u - \epsilon)`,
+  so the batch mean is :math:`(CW + TA^{*\top})/N` with the sparse :math:`h\times h` matrices
+  :math:`C = \sum rr^\top` and :math:`T = \sum t\,x^\top`; no :math:`n\times N` signal matrix is formed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import combinations, product
+
+import numpy as np
+import scipy.sparse as sp
+from tqdm.auto import tqdm
+
+from lib import _validate as check
+from lib import autodiff, autoencoder, expectation, model
+from lib.model import hadamard_dictionary, uniform_moments
+from lib.theory import criticality as theory
+
+KINDS = ("true", "proxy", "gap")
+
+
+
+# --------------------------------------------------------------------------- Monte Carlo
+
+
+@dataclass(frozen=True)
+class GradientEstimate:
+    r"""A Monte Carlo estimate of an expected gradient (true, proxy, or their difference).
+
+    Attributes
+    ----------
+    mean : numpy.ndarray
+        Sample mean, shape ``(h, n)``.
+    entry_se : numpy.ndarray
+        Batch-means standard error of every entry, shape ``(h, n)``.
+    rms : float
+        Bias-corrected root-mean-square row norm :math:`\sqrt{\|\mathbb E g\|_F^2/h}`: the squared
+        norm is estimated by the cross-batch products :math:`\sum_{b\ne c}\langle g_b, g_c\rangle`,
+        which, unlike :math:`\|\bar g\|^2`, carry no upward sampling bias.
+    rms_se : float
+        Jackknife (delete-one-batch) standard error of ``rms``.
+    failure_rate : float
+        Fraction of samples on which the ReLU layer did not recover the support exactly.
+    second_moment : float
+        Mean over samples of :math:`\|\nabla L - \widetilde\nabla L\|_F^2` per sample (Appendix A);
+        0 unless requested.
+    samples : int
+    """
+
+    mean: np.ndarray
+    entry_se: np.ndarray
+    rms: float
+    rms_se: float
+    failure_rate: float
+    second_moment: float
+    samples: int
+
+
+def _sparse_codes(h: int, support: np.ndarray, values: np.ndarray) -> sp.csc_matrix:
+    """The codes ``(support, values)`` of :func:`lib.model.sample_sparse_codes` as a sparse ``(h, N)`` matrix."""
+    N, k = support.shape
+    return sp.csc_matrix((values.ravel(), support.ravel(), np.arange(0, N * k + 1, k)), shape=(h, N))
+
+
+def _masked_parts(U: np.ndarray, mask: np.ndarray, G: np.ndarray, e: np.ndarray) -> tuple[sp.csc_matrix, sp.csc_matrix]:
+    r"""Sparse :math:`R = \mathbb 1\odot U` and :math:`T_w = \mathbb 1\odot(GR - 2U - \epsilon)` for one mask."""
+    rows, cols = np.nonzero(mask)
+    R = sp.csc_matrix((U[rows, cols], (rows, cols)), shape=U.shape)
+    GR = np.asarray((R.T @ G))  # (N, h): row s is G r_s (G symmetric)
+    t = GR[cols, rows] - 2 * U[rows, cols] - e[rows]
+    return R, sp.csc_matrix((t, (rows, cols)), shape=U.shape)
+
+
+def _gap_second_moment(W: np.ndarray, A: np.ndarray, X: sp.csc_matrix, true: tuple, proxy: tuple, failed: np.ndarray) -> float:
+    r"""Sum over failed samples of :math:`\|r\hat y^\top - \tilde r\hat{\tilde y}^\top + (t - \tilde t)y^\top\|_F^2`.
+
+    Each term is :math:`\|PQ^\top\|_F^2 = \sum_{ab}(P^\top P)_{ab}(Q^\top Q)_{ab}` with
+    :math:`P = [r, \tilde r, t-\tilde t]` and :math:`Q = [W^\top r, -W^\top\tilde r, y]`.
+    """
+    if not failed.any():
+        return 0.0
+    (R, Tw), (Rp, Twp) = true, proxy
+    left = [R[:, failed].toarray(), Rp[:, failed].toarray(), (Tw - Twp)[:, failed].toarray()]
+    right = [W.T @ left[0], -(W.T @ left[1]), np.asarray(A @ X[:, failed].toarray())]
+    return float(sum(
+        np.sum(np.einsum("hs,hs->s", left[a], left[b]) * np.einsum("ns,ns->s", right[a], right[b]))
+        for a in range(3) for b in range(3)
+    ))
+
+
+def _batch(
+    W: np.ndarray, A: np.ndarray, MT: np.ndarray, G: np.ndarray, k: int, e: np.ndarray,
+    low: float, high: float, N: int, rng: np.random.Generator, with_moment: bool,
+) -> tuple[dict, int, float]:
+    """One batch: sparse (C, T) sums for the true and proxy gradients, the failures and the gap's second moment."""
+    h = W.shape[0]
+    support, values = model.sample_sparse_codes(h, k, N, rng, low, high)
+    X = _sparse_codes(h, support, values)
+    U = (sum(MT[support[:, t]] * values[:, t, None] for t in range(k)) - e).T  # U = MX - eps, rows of M^T gathered
+    true_mask = U > 0
+    proxy_mask = np.zeros_like(true_mask)
+    proxy_mask[support.T, np.arange(N)] = True
+    parts = {"true": _masked_parts(U, true_mask, G, e), "proxy": _masked_parts(U, proxy_mask, G, e)}
+    failed = np.any(true_mask != proxy_mask, axis=0)
+    moment = _gap_second_moment(W, A, X, parts["true"], parts["proxy"], failed) if with_moment else 0.0
+    sums = {name: (R @ R.T, Tw @ X.T) for name, (R, Tw) in parts.items()}
+    return sums, int(failed.sum()), moment
+
+
+def _batch_gradient(sums: dict, kind: str, W: np.ndarray, AT: np.ndarray, N: int) -> np.ndarray:
+    """The batch mean :math:`(CW + TA^{*\top})/N` of the true or proxy gradient, or of their difference."""
+    if kind == "gap":
+        C = sums["true"][0] - sums["proxy"][0]
+        T = sums["true"][1] - sums["proxy"][1]
+    else:
+        C, T = sums[kind]
+    return (np.asarray(C @ W) + np.asarray(T @ AT)) / N
+
+
+def _summarise(batch_gradient: Callable[[int], np.ndarray], B: int, h: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Mean, entry standard errors, bias-corrected RMS row norm and its jackknife standard error.
+
+    ``batch_gradient(b)`` returns the mean gradient of batch ``b``; it is called twice per batch
+    (the second pass gives the products with the total), so only three ``(h, n)`` arrays are held.
+    """
+    S1, S2, norms = 0.0, 0.0, np.zeros(B)
+    for b in range(B):
+        g = batch_gradient(b)
+        S1, S2, norms[b] = S1 + g, S2 + g * g, np.vdot(g, g)
+    cross = np.array([np.vdot(batch_gradient(b), S1) for b in range(B)])
+    mean = S1 / B
+    entry_se = np.sqrt(np.maximum(S2 / B - mean**2, 0.0) / (B - 1))
+    total = float(np.vdot(S1, S1))
+    unbiased = (total - norms.sum()) / (B * (B - 1))  # sum over b != c of <g_b, g_c>, averaged
+    leave_out = (total - 2 * cross + norms - (norms.sum() - norms)) / ((B - 1) * (B - 2))
+    se_sq = np.sqrt((B - 1) / B * np.sum((leave_out - leave_out.mean()) ** 2))
+    if unbiased > 0:
+        return mean, entry_se, float(np.sqrt(unbiased / h)), float(se_sq / (2 * np.sqrt(unbiased * h)))
+    return mean, entry_se, 0.0, float(np.sqrt(se_sq / h))
+
+
+def monte_carlo_gradient(
+    W: np.ndarray,
+    A: np.ndarray,
+    k: int,
+    eps: float | np.ndarray,
+    N: int,
+    rng: np.random.Generator,
+    *,
+    low: float = 1.0,
+    high: float = 2.0,
+    batches: int = 10,
+    kind: str = "true",
+    second_moment: bool = False,
+) -> GradientEstimate:
+    r"""Monte Carlo estimate of :math:`\mathbb E\nabla L`, :math:`\mathbb E\widetilde\nabla L` or their difference.
+
+    Draws ``N`` codes (``batches`` batches of ``N // batches``) with uniform ``k``-subsets and
+    i.i.d. ``U[low, high]`` nonzeros, and averages the exact per-sample gradient (``kind="true"``,
+    :func:`lib.autoencoder.gradient`), the proxy gradient (``"proxy"``,
+    :func:`lib.autoencoder.proxy_gradient`) or the difference ``"gap"``
+    :math:`\nabla L - \widetilde\nabla L`, which vanishes on every sample whose support is recovered.
+
+    Parameters
+    ----------
+    W, A, k, eps
+        Encoder ``(h, n)``, dictionary ``(n, h)``, support size, bias.
+    N : int
+        Number of samples, ``N >= 3 * batches``.
+    rng : numpy.random.Generator
+    low, high : float
+        :math:`m_{\min}, m_{\max}`.
+    batches : int
+        Number of batches for the standard errors, ``>= 3``.
+    kind : {"true", "proxy", "gap"}
+    second_moment : bool
+        Also estimate :math:`\mathbb E\|\nabla L-\widetilde\nabla L\|_F^2` per sample (costs
+        :math:`O(hn)` per failed sample).
+    """
+    W, A, k, e = theory.check_instance(W, A, k, eps)
+    h = W.shape[0]
+    batches = check.integer(batches, "batches", minimum=3)
+    N = check.integer(N, "N", minimum=3 * batches)
+    rng = check.generator(rng)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    low, high = theory.check_values(low, high)
+    MT, G = A.T @ W.T, W @ W.T
+    size = N // batches
+    results = [_batch(W, A, MT, G, k, e, low, high, size, rng, second_moment) for _ in range(batches)]
+    AT = np.ascontiguousarray(A.T)
+    mean, entry_se, rms, rms_se = _summarise(lambda b: _batch_gradient(results[b][0], kind, W, AT, size), batches, h)
+    total = size * batches
+    return GradientEstimate(
+        mean, entry_se, rms, rms_se,
+        failure_rate=sum(f for _, f, _ in results) / total,
+        second_moment=sum(m for _, _, m in results) / total,
+        samples=total,
+    )
+
+
+# --------------------------------------------------------------------------- a small instance
+
+
+def enumerate_codes(h: int, k: int, values: tuple[float, ...]) -> np.ndarray:
+    """Every code with a ``k``-subset support and nonzeros from ``values``: shape ``(h, C(h, k) * len(values)**k)``.
+
+    Averaging over these columns with equal weights is the exact expectation for uniform supports
+    and i.i.d. nonzeros drawn uniformly from ``values``.
+    """
+    h = check.integer(h, "h", minimum=1)
+    k = check.integer(k, "k", minimum=1, maximum=h)
+    if len(values) < 1:
+        raise ValueError("values must not be empty")
+    columns = []
+    for support in combinations(range(h), k):
+        for assignment in product(values, repeat=k):
+            x = np.zeros(h)
+            x[list(support)] = assignment
+            columns.append(x)
+    return np.stack(columns, axis=1)
+
+
+def two_point_values(low: float, high: float) -> tuple[float, float]:
+    r"""The two equally likely values :math:`m_1\pm\sqrt{m_2-m_1^2}` with the moments of ``U[low, high]``."""
+    low, high = theory.check_values(low, high)
+    m1, sd = 0.5 * (low + high), (high - low) / np.sqrt(12.0)
+    return m1 - sd, m1 + sd
+
+
+
+@dataclass(frozen=True)
+class AutodiffComparison:
+    """The closed-form expected gradient beside TensorFlow autodiff and Monte Carlo on one small instance.
+
+    Attributes
+    ----------
+    W, A : numpy.ndarray
+        The encoder ``(h, n)`` and the Hadamard dictionary ``(n, h)``.
+    k : int
+    eps : float
+    closed_form : numpy.ndarray
+        :func:`lib.expectation.expected_proxy_gradient` (exact, no sampling).
+    autodiff : numpy.ndarray
+        TensorFlow autodiff of the loss averaged over every support and both values of
+        :func:`two_point_values` (exhaustive, so exact).
+    numpy_exact : numpy.ndarray
+        :func:`lib.autoencoder.gradient` on the same enumerated data.
+    monte_carlo : GradientEstimate
+        The proxy gradient averaged over sampled codes with ``U[low, high]`` nonzeros.
+    certified : bool
+        Whether :func:`lib.theory.criticality.recovery_margins` certifies exact recovery for the
+        two-point law (then the true and proxy expected gradients are equal).
+    samples : int
+        Number of enumerated codes.
+    """
+
+    W: np.ndarray
+    A: np.ndarray
+    k: int
+    eps: float
+    closed_form: np.ndarray
+    autodiff: np.ndarray
+    numpy_exact: np.ndarray
+    monte_carlo: GradientEstimate
+    certified: bool
+    samples: int
+
+
+def autodiff_comparison(
+    n: int, k: int, delta: float, eps: float, N: int, rng: np.random.Generator, *,
+    low: float = 1.0, high: float = 2.0, batches: int = 20,
+) -> AutodiffComparison:
+    """Compare three computations of the expected gradient on ``A = [I, H/sqrt(n)]`` (``h = 2n``); see :class:`AutodiffComparison`."""
+    A = hadamard_dictionary(n)
+    W = model.perturb_columns(A, delta, rng)
+    m1, m2 = uniform_moments(low, high)
+    values = two_point_values(low, high)
+    X = enumerate_codes(2 * n, k, values)
+    Y = A @ X
+    on_min, off_max = theory.recovery_margins(W, A, k, eps, *values)
+    return AutodiffComparison(
+        W=W, A=A, k=k, eps=float(eps),
+        closed_form=expectation.expected_proxy_gradient(W, A, k, eps, m1, m2),
+        autodiff=autodiff.tf_gradient(W, Y, eps),
+        numpy_exact=autoencoder.gradient(W, Y, eps),
+        monte_carlo=monte_carlo_gradient(W, A, k, eps, N, rng, low=low, high=high, batches=batches, kind="proxy"),
+        certified=bool(on_min.min() > 0 and off_max.max() <= 0),
+        samples=X.shape[1],
+    )
+
+
+# --------------------------------------------------------------------------- Theorem 3.2 and Lemma 5.2
+
+
+def _rms(G: np.ndarray) -> float:
+    r"""Root-mean-square row norm :math:`\sqrt{\sum_i\|G_i\|^2/h}`."""
+    return float(np.sqrt(np.vdot(G, G) / G.shape[0]))
+
+
+def _closed_form(W: np.ndarray, A: np.ndarray, k: int, eps: float, m1: float, m2: float):
+    """Lemma 5.2's ``(alpha, beta, e)`` by the cheapest exact route (``e = 0`` when ``k = 1``)."""
+    if k == 1:
+        alpha, beta = theory.k1_coefficients(W, A, eps, m1, m2)
+        return alpha, beta, np.zeros_like(W)
+    return expectation.proxy_decomposition(W, A, k, eps, m1, m2)
+
+
+def _certified(W: np.ndarray, A: np.ndarray, k: int, eps: float, low: float, high: float) -> bool:
+    on_min, off_max = theory.recovery_margins(W, A, k, eps, low, high)
+    return bool(on_min.min() > 0 and off_max.max() <= 0)
+
+
+@dataclass(frozen=True)
+class CriticalitySweep:
+    r"""Expected gradients near :math:`A^*` across ``h`` and ``p`` (Theorem 3.2, Lemma 5.2).
+
+    Dictionary :math:`[I, H/\sqrt n]` with :math:`h = 2n`; radius :math:`\delta = h^{-p-\nu}`;
+    Theorem 3.1's bias :math:`\epsilon = 2m_1h^p(\delta + h^{-\xi})`.  Arrays are indexed
+    ``[p, h]`` or ``[p, h, point]``; "RMS" is :math:`\sqrt{\sum_i\|G_i\|^2/h}`; coefficient
+    summaries are means over the rows :math:`i`.
+
+    Attributes
+    ----------
+    h_values, p_values : numpy.ndarray
+    nu : float
+    k, delta, eps, mu : numpy.ndarray
+        Support size, radius, bias ``[p, h]``; coherence ``[h]``.
+    dictionary : numpy.ndarray
+        Closed-form RMS of :math:`\mathbb E\nabla L` at :math:`W = A^{*\top}`, ``[p, h]``.
+    ball : numpy.ndarray
+        Closed-form RMS at random points of the sphere of radius :math:`\delta`, ``[p, h, point]``.
+    alpha, beta, alpha_beta_gap, e_norm : numpy.ndarray
+        Means over :math:`i` of :math:`\alpha_i`, :math:`\beta_i`, :math:`|\alpha_i-\beta_i|`,
+        :math:`\|e_i\|` at the ball points, ``[p, h, point]``.
+    certified : numpy.ndarray
+        Whether exact recovery is certified, ``[p, h, 1 + point]`` (index 0: :math:`A^*`); where it
+        is, the closed form is the exact expected *true* gradient.
+    mc, mc_se, mc_failure : numpy.ndarray
+        Monte Carlo RMS of the true gradient at the first ball point, its standard error and the
+        fraction of samples with imperfect recovery, ``[p, h]``.
+    frozen, frozen_certified : numpy.ndarray
+        Closed-form RMS (and certificate) at a ball point when :math:`\epsilon` and :math:`\delta`
+        are frozen at their values for the largest ``h`` instead of shrinking with ``h`` (outside the
+        theorem, which lets both vanish), ``[p, h]``.
+    """
+
+    h_values: np.ndarray
+    p_values: np.ndarray
+    nu: float
+    k: np.ndarray
+    delta: np.ndarray
+    eps: np.ndarray
+    mu: np.ndarray
+    dictionary: np.ndarray
+    ball: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+    alpha_beta_gap: np.ndarray
+    e_norm: np.ndarray
+    certified: np.ndarray
+    mc: np.ndarray
+    mc_se: np.ndarray
+    mc_failure: np.ndarray
+    frozen: np.ndarray
+    frozen_certified: np.ndarray
+
+    @property
+    def q(self) -> np.ndarray:
+        r""":math:`q_i = k/h`, ``[p, h]``."""
+        return self.k / self.h_values[None, :]
+
+
+def criticality_sweep(
+    h_values, p_values, nu: float, points: int, N: int, rng: np.random.Generator, *,
+    low: float = 1.0, high: float = 2.0, batches: int = 20,
+) -> CriticalitySweep:
+    """Run the sweep of :class:`CriticalitySweep` (closed forms everywhere, Monte Carlo at one point per cell)."""
+    h_values = np.asarray([check.integer(h, "h_values", minimum=4) for h in h_values])
+    p_values = np.asarray([check.exponent(p, "p_values") for p in p_values])
+    points = check.integer(points, "points", minimum=1)
+    rng = check.generator(rng)
+    m1, m2 = uniform_moments(low, high)
+    shape, shape3 = (p_values.size, h_values.size), (p_values.size, h_values.size, points)
+    out = {name: np.zeros(shape) for name in ("k", "delta", "eps", "dictionary", "mc", "mc_se", "mc_failure", "frozen")}
+    out.update({name: np.zeros(shape3) for name in ("ball", "alpha", "beta", "alpha_beta_gap", "e_norm")})
+    certified = np.zeros((*shape, points + 1), dtype=bool)
+    frozen_certified = np.zeros(shape, dtype=bool)
+    mu = 1.0 / np.sqrt(h_values / 2)
+    for a, p in enumerate(p_values):
+        out["k"][a] = [model.support_size(int(h), float(p)) for h in h_values]
+        out["delta"][a] = theory.ball_radius(h_values, p, nu)
+        out["eps"][a] = theory.theorem_bias(h_values, p, out["delta"][a], mu, m1)
+    cells = [(a, b) for a in range(p_values.size) for b in range(h_values.size)]
+    for a, b in tqdm(cells, desc="criticality", leave=False):
+        A = hadamard_dictionary(int(h_values[b]) // 2)
+        k, delta, eps = int(out["k"][a, b]), float(out["delta"][a, b]), float(out["eps"][a, b])
+        alpha, beta, e = _closed_form(A.T, A, k, eps, m1, m2)
+        out["dictionary"][a, b] = _rms((alpha - beta)[:, None] * A.T + e)
+        certified[a, b, 0] = _certified(A.T, A, k, eps, low, high)
+        for j in range(points):
+            W = model.perturb_columns(A, delta, rng)
+            alpha, beta, e = _closed_form(W, A, k, eps, m1, m2)
+            out["ball"][a, b, j] = _rms(alpha[:, None] * W - beta[:, None] * A.T + e)
+            out["alpha"][a, b, j], out["beta"][a, b, j] = alpha.mean(), beta.mean()
+            out["alpha_beta_gap"][a, b, j] = np.abs(alpha - beta).mean()
+            out["e_norm"][a, b, j] = np.linalg.norm(e, axis=1).mean()
+            certified[a, b, j + 1] = _certified(W, A, k, eps, low, high)
+            if j == 0:
+                est = monte_carlo_gradient(W, A, k, eps, N, rng, low=low, high=high, batches=batches)
+                out["mc"][a, b], out["mc_se"][a, b], out["mc_failure"][a, b] = est.rms, est.rms_se, est.failure_rate
+        frozen_delta, frozen_eps = float(out["delta"][a, -1]), float(out["eps"][a, -1])
+        W = model.perturb_columns(A, frozen_delta, rng)
+        alpha, beta, e = _closed_form(W, A, k, frozen_eps, m1, m2)
+        out["frozen"][a, b] = _rms(alpha[:, None] * W - beta[:, None] * A.T + e)
+        frozen_certified[a, b] = _certified(W, A, k, frozen_eps, low, high)
+    return CriticalitySweep(
+        h_values=h_values, p_values=p_values, nu=float(nu), mu=mu, certified=certified,
+        frozen_certified=frozen_certified, **out,
+    )
+
+
+# --------------------------------------------------------------------------- Lemma 5.1
+
+
+@dataclass(frozen=True)
+class ProxyGapSweep:
+    r"""Lemma 5.1 across ``h``: the gap :math:`\|\mathbb E\nabla L - \mathbb E\widetilde\nabla L\|` and its Cauchy–Schwarz bound.
+
+    The dictionary :math:`[I, H/\sqrt n]` (:math:`h = 2n`, coherence :math:`\mu = 1/\sqrt n`);
+    :math:`\delta = h^{-p-\nu}`; bias :math:`\epsilon = c\,m_1h^p(\delta+\mu)` with a prefactor
+    :math:`c` below Theorem 3.1's (as in the paper's Sec. 6), so that recovery is imperfect and
+    improves with ``h``.  Norms are RMS row norms.
+
+    Attributes
+    ----------
+    h_values : numpy.ndarray
+    eps : numpy.ndarray
+        The bias, per ``h``.
+    failure, failure_se : numpy.ndarray
+        :math:`\Pr[Y\ne\hat Y]` (some unit's ReLU indicator differs from the support) and its
+        binomial standard error (Monte Carlo).
+    gap, gap_se : numpy.ndarray
+        Bias-corrected Monte Carlo RMS of :math:`\mathbb E[\nabla L - \widetilde\nabla L]` and its
+        standard error.
+    bound : numpy.ndarray
+        :math:`\sqrt{\mathbb E\|\nabla L-\widetilde\nabla L\|_F^2\,\Pr[Y\ne\hat Y]/h}`, Appendix A's
+        Cauchy–Schwarz bound in the same units (Monte Carlo).
+    proxy : numpy.ndarray
+        RMS of the closed-form :math:`\mathbb E\widetilde\nabla L`, for scale (exact).
+    """
+
+    h_values: np.ndarray
+    eps: np.ndarray
+    failure: np.ndarray
+    failure_se: np.ndarray
+    gap: np.ndarray
+    gap_se: np.ndarray
+    bound: np.ndarray
+    proxy: np.ndarray
+
+
+def proxy_gap_sweep(
+    h_values, p: float, nu: float, prefactor: float, N: int, rng: np.random.Generator, *,
+    low: float = 1.0, high: float = 2.0, batches: int = 20,
+) -> ProxyGapSweep:
+    """Run the sweep of :class:`ProxyGapSweep`."""
+    h_values = np.asarray([check.integer(h, "h_values", minimum=4) for h in h_values])
+    rng = check.generator(rng)
+    m1, m2 = uniform_moments(low, high)
+    out = {name: np.zeros(h_values.size) for name in ProxyGapSweep.__dataclass_fields__ if name != "h_values"}
+    for b, h in enumerate(tqdm(h_values, desc="Lemma 5.1", leave=False)):
+        h = int(h)
+        A = hadamard_dictionary(h // 2)
+        k = model.support_size(h, p)
+        delta = float(theory.ball_radius(h, p, nu))
+        eps = float(theory.theorem_bias(h, p, delta, 1 / np.sqrt(h // 2), m1, prefactor))
+        W = model.perturb_columns(A, delta, rng)
+        est = monte_carlo_gradient(W, A, k, eps, N, rng, low=low, high=high, batches=batches, kind="gap", second_moment=True)
+        out["eps"][b] = eps
+        out["failure"][b] = est.failure_rate
+        out["failure_se"][b] = np.sqrt(est.failure_rate * (1 - est.failure_rate) / est.samples)
+        out["gap"][b], out["gap_se"][b] = est.rms, est.rms_se
+        out["bound"][b] = float(theory.cauchy_schwarz_bound(est.second_moment / h, est.failure_rate))
+        out["proxy"][b] = _rms(expectation.expected_proxy_gradient(W, A, k, eps, m1, m2))
+    return ProxyGapSweep(h_values=h_values, **out)
+
+
+# --------------------------------------------------------------------------- the interactive decomposition
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    r"""Lemma 5.2's :math:`\mathbb E\widetilde\nabla_{W_i}L = \alpha_iW_i - \beta_iA^*_i + e_i` at one point.
+
+    Attributes
+    ----------
+    W, A : numpy.ndarray
+    q : float
+    alpha, beta : numpy.ndarray
+        Shape ``(h,)``.
+    e : numpy.ndarray
+        Shape ``(h, n)``.
+    """
+
+    W: np.ndarray
+    A: np.ndarray
+    q: float
+    alpha: np.ndarray
+    beta: np.ndarray
+    e: np.ndarray
+
+    @property
+    def gradient(self) -> np.ndarray:
+        r"""The expected proxy gradient :math:`\alpha_iW_i - \beta_iA^*_i + e_i`, shape ``(h, n)``."""
+        return self.alpha[:, None] * self.W - self.beta[:, None] * self.A.T + self.e
+
+
+def decomposition_at(
+    h: int, p: float, delta: float, eps: float, rng: np.random.Generator, *, low: float = 1.0, high: float = 2.0
+) -> Decomposition:
+    """Lemma 5.2's decomposition (closed form) at a random point at distance ``delta`` from the Hadamard dictionary of size ``h``."""
+    h = check.integer(h, "h", minimum=2)
+    A = hadamard_dictionary(h // 2)
+    W = model.perturb_columns(A, delta, rng)
+    k = model.support_size(h, p)
+    m1, m2 = uniform_moments(low, high)
+    alpha, beta, e = _closed_form(W, A, k, eps, m1, m2)
+    return Decomposition(W=W, A=A, q=k / h, alpha=alpha, beta=beta, e=e)
