@@ -36,6 +36,10 @@ class Claim:
         The paper's number where it gives one, else ``""``.
     held : bool
         Whether the claim held in this build.
+    explanation : str
+        For a claim of the paper that did not reproduce: why, in a sentence, with the chapter's own
+        evidence (asserted there).  A claim that failed *without* an explanation is a failure of the
+        build; one with an explanation is a documented difference from the paper.
     chapter : str
         Document name of the chapter (e.g. ``"book/03_support_recovery"``), for the link.
     label : str
@@ -53,6 +57,14 @@ class Claim:
     chapter: str
     label: str
     scale: str
+    explanation: str = ""
+
+    @property
+    def status(self) -> str:
+        """``"held"``, ``"differs"`` (did not hold, explained) or ``"failed"`` (did not hold, unexplained)."""
+        if self.held:
+            return "held"
+        return "differs" if self.explanation else "failed"
 
 
 def results_dir() -> Path:
@@ -63,14 +75,14 @@ def results_dir() -> Path:
 
 def record(
     claim_id: str, claim: str, *, measured: str, held: bool, chapter: str, label: str,
-    paper: str = "", source: str = "paper",
+    paper: str = "", source: str = "paper", explanation: str = "",
 ) -> Claim:
     """Write one claim to the ledger and return it (see :class:`Claim` for the fields)."""
     if not _ID.match(claim_id):
         raise ValueError(f"claim_id must match {_ID.pattern}, got {claim_id!r}")
     if source not in ("paper", "ours"):
         raise ValueError(f"source must be 'paper' or 'ours', got {source!r}")
-    entry = Claim(claim_id, claim, source, measured, paper, bool(held), chapter, label, _scale.current().name)
+    entry = Claim(claim_id, claim, source, measured, paper, bool(held), chapter, label, _scale.current().name, explanation)
     folder = results_dir() / "claims"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{claim_id}.json").write_text(json.dumps(asdict(entry), indent=1))

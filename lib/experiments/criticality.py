@@ -23,7 +23,7 @@ from itertools import combinations, product
 
 import numpy as np
 import scipy.sparse as sp
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars on stderr: an executed notebook stores no widget state
 
 from lib import _validate as check
 from lib import autodiff, autoencoder, expectation, model

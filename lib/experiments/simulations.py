@@ -1,0 +1,548 @@
+r"""Experiments of the chapter "Simulations: Table 1 and Figures 1–6" (paper Sec. 6).
+
+The paper draws a Gaussian dictionary :math:`A^*` (:math:`n\times h`, unit columns) for each
+:math:`h`, codes with :math:`h^p` nonzeros i.i.d. uniform, the bias
+:math:`\epsilon = (\text{prefactor})\times(\text{Theorem 3.1's bias})`, and measures the average row
+norm of the empirical mean gradient at random points :math:`W^\top = A^* + \delta\Delta`
+(:math:`\Delta` Gaussian with unit columns).  What the extracted text lost (MATH.md §8) is a
+:class:`Settings` object here, with our defaults stated and argued in the chapter.
+
+All gradients come from :mod:`lib.estimators`: the structured Monte Carlo estimator with a
+delete-one-batch jackknife (every cell), and the exact expectation for one nonzero per code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm  # text bars on stderr: an executed notebook stores no widget state
+
+from lib import _validate as check
+from lib import estimators, model
+from lib.plots import fit_loglog_slope
+
+__all__ = [
+    "PAPER_H",
+    "PAPER_P",
+    "paper_table1",
+    "Settings",
+    "default_variants",
+    "Cell",
+    "measure_cell",
+    "table1",
+    "table1_frame",
+    "SensitivityRow",
+    "sensitivity",
+    "NoiseStudy",
+    "noise_study",
+    "Landscape",
+    "landscape",
+    "k1_prediction",
+]
+
+PAPER_H = (256, 512, 1024, 2048, 4096)
+PAPER_P = (0.01, 0.02, 0.05, 0.1)
+
+
+def paper_table1() -> pd.DataFrame:
+    r"""The paper's Table 1: columns ``h``, ``p``, ``grad_norm`` and ``h_pow_p_minus_1`` (its :math:`h^{p-1}`, 4 decimals)."""
+    with resources.files("lib").joinpath("data/table1.csv").open("r") as handle:
+        return pd.read_csv(handle)
+
+
+@dataclass(frozen=True)
+class Settings:
+    r"""The settings of Sec. 6 that the extracted paper lost, with our defaults.
+
+    Attributes
+    ----------
+    n_fraction : float
+        Signal dimension :math:`n = \mathrm{round}(n_{\text{fraction}}\,h)` (default :math:`h/4`).
+    delta : float
+        Column-wise distance :math:`\delta = \|W_i - A^*_i\|` of the random points (default 0.1).
+    prefactor : float
+        :math:`c` in :math:`\epsilon = c\cdot 2m_1h^p(\delta+\mu)`, where :math:`2m_1h^p(\delta+\mu)`
+        is Theorem 3.1's bias as MATH.md §3 reconstructs it and :math:`\mu` is the coherence of
+        :math:`A^*` (default :math:`1/2`).
+    low, high : float
+        The nonzeros are i.i.d. :math:`U[m_{\min}, m_{\max}]` (default :math:`U[1, 2]`).
+    rounding : str
+        How :math:`h^p` becomes the support size :math:`k` (:func:`lib.model.support_size`).
+    """
+
+    n_fraction: float = 0.25
+    delta: float = 0.1
+    prefactor: float = 0.5
+    low: float = 1.0
+    high: float = 2.0
+    rounding: str = "round"
+
+    def __post_init__(self) -> None:
+        check.real(self.n_fraction, "n_fraction", minimum=0.0, maximum=1.0, strict_min=True)
+        check.real(self.delta, "delta", minimum=0.0)
+        check.real(self.prefactor, "prefactor", minimum=0.0)
+        check.real(self.low, "low", minimum=0.0)
+        check.real(self.high, "high", minimum=0.0)
+        if not self.high > self.low:
+            raise ValueError(f"high must be > low, got low={self.low}, high={self.high}")
+        model.support_size(2, 0.5, self.rounding)  # validates ``rounding``
+
+    @property
+    def m1(self) -> float:
+        r""":math:`m_1 = (m_{\min}+m_{\max})/2`."""
+        return 0.5 * (self.low + self.high)
+
+    def n(self, h: int) -> int:
+        """Signal dimension for ``h`` hidden units."""
+        return max(1, int(round(self.n_fraction * check.integer(h, "h", minimum=1))))
+
+    def k(self, h: int, p: float) -> int:
+        """Support size for ``h`` and ``p``."""
+        return model.support_size(h, p, self.rounding)
+
+    def bias(self, h: int, p: float, coherence: float, delta: float | None = None) -> float:
+        r""":math:`\epsilon = c\cdot2m_1h^p(\delta+\mu)` (``delta`` defaults to :attr:`delta`)."""
+        delta = self.delta if delta is None else check.real(delta, "delta", minimum=0.0)
+        p = check.exponent(p)
+        return float(self.prefactor * 2.0 * self.m1 * h**p * (delta + coherence))
+
+
+def default_variants(base: Settings = Settings()) -> dict[str, Settings]:
+    """The alternatives of the sensitivity panel: two per unrecovered setting, plus the rounding rule."""
+    return {
+        "our defaults": base,
+        "n = h/8": replace(base, n_fraction=1 / 8),
+        "n = h/2": replace(base, n_fraction=1 / 2),
+        f"δ = {base.delta / 2:g}": replace(base, delta=base.delta / 2),
+        f"δ = {base.delta * 2.5:g}": replace(base, delta=base.delta * 2.5),
+        f"prefactor {base.prefactor / 2:g}": replace(base, prefactor=base.prefactor / 2),
+        f"prefactor {base.prefactor * 2:g}": replace(base, prefactor=base.prefactor * 2),
+        "x ~ U[0.5, 1.5]": replace(base, low=0.5, high=1.5),
+        "x ~ U[1, 3]": replace(base, low=1.0, high=3.0),
+        "k = ceil(h^p)": replace(base, rounding="ceil"),
+    }
+
+
+def k1_prediction(h: int, eps: float, delta: float, low: float, high: float) -> float:
+    r"""First-order size of the expected proxy gradient for one nonzero per code (MATH.md §6.2).
+
+    With :math:`W_i = A^*_i + \delta d_i`, :math:`d_i\perp A^*_i` to first order (random
+    :math:`d_i` in high dimension) and :math:`q = 1/h`,
+
+    .. math::
+
+        \mathbb E\,\widetilde\nabla_{W_i}L \approx q\big[-\epsilon(2m_1-\epsilon)A^*_i
+        + (m_2 - 2m_1\epsilon + \epsilon^2)\,\delta\, d_i\big],\qquad
+        \|\cdot\| \approx q\sqrt{\epsilon^2(2m_1-\epsilon)^2 + (m_2-2m_1\epsilon+\epsilon^2)^2\delta^2}.
+
+    It is the true expected gradient when every support is recovered exactly.
+    """
+    h = check.integer(h, "h", minimum=1)
+    eps = check.real(eps, "eps")
+    delta = check.real(delta, "delta", minimum=0.0)
+    m1, m2 = 0.5 * (low + high), (low**2 + low * high + high**2) / 3.0
+    return float(np.hypot(eps * (2 * m1 - eps), (m2 - 2 * m1 * eps + eps**2) * delta) / h)
+
+
+def _line(A: np.ndarray, direction: np.ndarray, t: float) -> np.ndarray:
+    r"""The encoder :math:`W = (A^* + t\Delta)^\top` on the line through :math:`A^*` along :math:`\Delta`."""
+    return (A + t * direction).T
+
+
+@dataclass(frozen=True)
+class Cell:
+    r"""One cell of Table 1: the average row norm of the mean gradient at ``points`` random points.
+
+    Attributes
+    ----------
+    h, p, n, k : int, float, int, int
+        Sizes; :math:`k` is :math:`h^p` rounded.
+    coherence, eps : float
+        :math:`\mu = \max_{i\ne j}|\langle A^*_i, A^*_j\rangle|` and the bias used.
+    N, pilot_N, batches : int
+        Samples used, samples of the pilot run that chose ``N``, jackknife batches.
+    plain, corrected, standard_error, noise_floor : float
+        Mean over points of the plain statistic, of its jackknife correction, the jackknife
+        standard error of that mean, and the noise floor (:class:`lib.estimators.NormStatistic`).
+    pooled : float
+        Corrected average row norm of the gradient averaged over the points (the literal reading).
+    point_values : tuple of float
+        Each point's corrected value.
+    exact : float
+        Mean over points of the exact expected value (:func:`lib.estimators.expected_gradient_k1`);
+        NaN when ``k > 1``.
+    active_per_sample, recovered_fraction : float
+        Mean number of active hidden units per sample; fraction of samples whose support is
+        recovered exactly.
+    """
+
+    h: int
+    p: float
+    n: int
+    k: int
+    coherence: float
+    eps: float
+    N: int
+    pilot_N: int
+    batches: int
+    plain: float
+    corrected: float
+    standard_error: float
+    noise_floor: float
+    pooled: float
+    point_values: tuple[float, ...]
+    exact: float
+    active_per_sample: float
+    recovered_fraction: float
+
+
+def _monte_carlo(structures: Sequence[estimators.GradientStructure], k: int, settings: Settings, N: int,
+                 batches: int, rng: np.random.Generator) -> tuple[list[estimators.BatchedGradient], estimators.CellStatistics]:
+    """Fresh data of ``N`` samples, the batched gradient at every point, and the cell statistics."""
+    h = structures[0].h
+    support, values = model.sample_sparse_codes(h, k, N, rng, settings.low, settings.high)
+    points = [estimators.batched_gradient(s, support, values, batches, energy=float("nan")) for s in structures]
+    return points, estimators.row_norm_statistics(points)
+
+
+def _round_up(N: float, multiple: int) -> int:
+    return int(multiple * np.ceil(N / multiple))
+
+
+def measure_cell(structures: Sequence[estimators.GradientStructure], p: float, coherence: float, settings: Settings,
+                 rng: np.random.Generator, *, batches: int = 16, pilot_per_unit: int = 8, max_samples: int = 2**19,
+                 relative_bias: float = 0.01, exact: bool = True) -> Cell:
+    r"""Measure one cell: a pilot run chooses :math:`N`, the final run measures with it.
+
+    The pilot uses :math:`N_0 = ` ``pilot_per_unit`` :math:`\cdot h/k` samples (each unit is
+    active on about ``pilot_per_unit`` samples); :func:`lib.estimators.required_samples` turns its
+    noise floor and standard error into the :math:`N` for a worst-case plain bias below
+    ``relative_bias`` and a standard error below 1 %, clipped to ``[N0, max_samples]``.
+
+    Parameters
+    ----------
+    structures : sequence of lib.estimators.GradientStructure
+        One per random point, all with the same :math:`A^*`; their bias is replaced by the cell's.
+    p : float
+        Sparsity exponent.
+    coherence : float
+        Coherence :math:`\mu` of :math:`A^*` (enters the bias).
+    settings : Settings
+    rng : numpy.random.Generator
+    batches, pilot_per_unit, max_samples, relative_bias
+        Monte Carlo controls (see above).
+    exact : bool
+        Also compute the exact expectation when :math:`k = 1`.
+    """
+    p = check.exponent(p)
+    rng = check.generator(rng)
+    batches = check.integer(batches, "batches", minimum=2)
+    pilot_per_unit = check.integer(pilot_per_unit, "pilot_per_unit", minimum=1)
+    max_samples = check.integer(max_samples, "max_samples", minimum=batches)
+    h = structures[0].h
+    k = settings.k(h, p)
+    eps = settings.bias(h, p, coherence)
+    structures = [s.with_bias(eps) for s in structures]
+    pilot_N = min(_round_up(pilot_per_unit * h / k, batches), _round_up(max_samples, batches))
+    points, stats = _monte_carlo(structures, k, settings, pilot_N, batches, rng)
+    need = estimators.required_samples(stats.per_point, pilot_N, relative_bias)
+    N = min(_round_up(max(need, pilot_N), batches), _round_up(max_samples, batches))
+    if N > pilot_N:
+        points, stats = _monte_carlo(structures, k, settings, N, batches, rng)
+    exact_value = float("nan")
+    if exact and k == 1:
+        exact_value = float(np.mean([estimators.mean_row_norm(estimators.expected_gradient_k1(
+            s, settings.low, settings.high).gradient) for s in structures]))
+    return Cell(
+        h=h, p=p, n=structures[0].W.shape[1], k=k, coherence=coherence, eps=eps, N=N, pilot_N=pilot_N, batches=batches,
+        plain=stats.per_point.plain, corrected=stats.per_point.corrected, standard_error=stats.per_point.standard_error,
+        noise_floor=stats.per_point.noise_floor, pooled=stats.pooled.corrected,
+        point_values=tuple(float(v) for v in stats.point_values), exact=exact_value,
+        active_per_sample=float(np.mean([q.active_fraction for q in points])) * h,
+        recovered_fraction=float(np.mean([q.recovered_fraction for q in points])),
+    )
+
+
+def _dictionary_and_points(h: int, settings: Settings, points: int, rng: np.random.Generator):
+    """A dictionary, its coherence, and ``points`` unit-column directions :math:`\\Delta`."""
+    n = settings.n(h)
+    A = model.random_dictionary(n, h, rng)
+    return A, model.coherence(A), [model.random_dictionary(n, h, rng) for _ in range(points)]
+
+
+def table1(h_values: Sequence[int], p_values: Sequence[float], rng: np.random.Generator,
+           settings: Settings = Settings(), *, points: int = 3, batches: int = 16, pilot_per_unit: int = 8,
+           max_samples: int = 2**19, relative_bias: float = 0.01) -> list[Cell]:
+    """Every cell of Table 1: one dictionary and ``points`` random points per ``h``, shared by the ``p`` values.
+
+    See :func:`measure_cell` for the Monte Carlo controls.
+    """
+    rng = check.generator(rng)
+    points = check.integer(points, "points", minimum=1)
+    h_values = [check.integer(h, "h_values", minimum=2) for h in h_values]
+    p_values = [check.exponent(p, "p_values") for p in p_values]
+    cells = []
+    bar = tqdm(total=len(h_values) * len(p_values), desc="Table 1", leave=False)
+    for h in h_values:
+        A, mu, directions = _dictionary_and_points(h, settings, points, rng)
+        structures = [estimators.GradientStructure.of(_line(A, d, settings.delta), A, 0.0) for d in directions]
+        for p in p_values:
+            cells.append(measure_cell(structures, p, mu, settings, rng, batches=batches, pilot_per_unit=pilot_per_unit,
+                                      max_samples=max_samples, relative_bias=relative_bias))
+            bar.update()
+    bar.close()
+    return cells
+
+
+def table1_frame(cells: Sequence[Cell]) -> pd.DataFrame:
+    r"""Our cells beside the paper's numbers.
+
+    Columns: the :class:`Cell` fields, ``h_pow_p_minus_1`` (:math:`h^{p-1}` to 4 decimals),
+    ``q`` (:math:`k/h`), ``ours_over_q``, and where the paper has the cell ``paper`` (its gradient
+    norm), ``paper_h_pow_p_minus_1`` and ``ratio`` (ours / paper).
+    """
+    frame = pd.DataFrame([asdict(c) for c in cells])
+    frame["h_pow_p_minus_1"] = np.round(frame["h"].astype(float) ** (frame["p"] - 1.0), 4)
+    frame["q"] = frame["k"] / frame["h"]
+    frame["ours_over_q"] = frame["corrected"] / frame["q"]
+    paper = paper_table1().rename(columns={"grad_norm": "paper", "h_pow_p_minus_1": "paper_h_pow_p_minus_1"})
+    frame = frame.merge(paper, on=["h", "p"], how="left")
+    frame["ratio"] = frame["corrected"] / frame["paper"]
+    return frame
+
+
+@dataclass(frozen=True)
+class SensitivityRow:
+    r"""One row of Table 1 (fixed :math:`p`) under one choice of the unrecovered settings.
+
+    Attributes
+    ----------
+    label : str
+        Name of the variant.
+    settings : Settings
+    p : float
+    h : numpy.ndarray
+        The :math:`h` values.
+    values : numpy.ndarray
+        Average row norm of the expected gradient, mean over the points (exact when :math:`k=1`,
+        jackknife-corrected Monte Carlo otherwise).
+    spread : numpy.ndarray
+        Standard deviation over the points.
+    active_per_sample : numpy.ndarray
+        Mean number of active hidden units per sample.
+    slope : float
+        Least-squares slope of :math:`\log` value against :math:`\log h` (compare :math:`p-1`); NaN
+        when some value is 0 (every unit dead).
+    """
+
+    label: str
+    settings: Settings
+    p: float
+    h: np.ndarray
+    values: np.ndarray
+    spread: np.ndarray
+    active_per_sample: np.ndarray
+    slope: float
+
+
+def _expected_or_sampled(structures, k: int, settings: Settings, samples_per_unit: int, batches: int,
+                         rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Per point, the average row norm (exact for ``k = 1``, jackknifed Monte Carlo otherwise) and the active units per sample."""
+    h = structures[0].h
+    if k == 1:
+        expected = [estimators.expected_gradient_k1(s, settings.low, settings.high) for s in structures]
+        return np.array([estimators.mean_row_norm(e.gradient) for e in expected]), h * float(np.mean([e.active_fraction for e in expected]))
+    points, stats = _monte_carlo(structures, k, settings, _round_up(samples_per_unit * h / k, batches), batches, rng)
+    return np.asarray(stats.point_values), h * float(np.mean([q.active_fraction for q in points]))
+
+
+def sensitivity(h_values: Sequence[int], variants: Mapping[str, Settings], rng: np.random.Generator, *,
+                p: float = 0.01, points: int = 2, samples_per_unit: int = 64, batches: int = 8) -> list[SensitivityRow]:
+    r"""The row ``p`` of Table 1 under each variant of the settings.
+
+    Variants with the same :math:`n(h)` share the dictionary and the random directions
+    :math:`\Delta` (only :math:`\delta`, the bias or the values change), so their differences are
+    not sampling noise.  Cells with :math:`k=1` use the exact expectation; others use the
+    jackknifed Monte Carlo estimator with ``samples_per_unit`` :math:`\cdot h/k` samples.
+    """
+    rng = check.generator(rng)
+    p = check.exponent(p)
+    points = check.integer(points, "points", minimum=1)
+    h_values = np.array([check.integer(h, "h_values", minimum=2) for h in h_values])
+    if h_values.size < 2:
+        raise ValueError(f"h_values must hold at least 2 sizes for a slope, got {h_values.size}")
+    results = {label: ([], [], []) for label in variants}
+    bar = tqdm(total=len(h_values) * len(variants), desc="sensitivity", leave=False)
+    for h in h_values:
+        draws = {}
+        for label, settings in variants.items():
+            n = settings.n(h)
+            if n not in draws:
+                draws[n] = _dictionary_and_points(int(h), settings, points, rng)
+            A, mu, directions = draws[n]
+            eps = settings.bias(int(h), p, mu)
+            structures = [estimators.GradientStructure.of(_line(A, d, settings.delta), A, eps) for d in directions]
+            per_point, active = _expected_or_sampled(structures, settings.k(int(h), p), settings, samples_per_unit, batches, rng)
+            for store, value in zip(results[label], (per_point.mean(), per_point.std(), active)):
+                store.append(value)
+            bar.update()
+    bar.close()
+    rows = []
+    for label, settings in variants.items():
+        values, spread, active = (np.array(v) for v in results[label])
+        slope = fit_loglog_slope(h_values, values)[0] if np.all(values > 0) else float("nan")  # NaN: a dead row
+        rows.append(SensitivityRow(label, settings, p, h_values, values, spread, active, slope))
+    return rows
+
+
+@dataclass(frozen=True)
+class NoiseStudy:
+    r"""The plain statistic against the number of samples, beside its jackknife correction and the exact value.
+
+    Attributes
+    ----------
+    h, p : int, float
+    settings : Settings
+    N : numpy.ndarray
+        Sample sizes.
+    plain, corrected, standard_error, noise_floor : numpy.ndarray
+        :class:`lib.estimators.NormStatistic` fields at each ``N`` (one point, fresh data per ``N``).
+    exact : float
+        The exact expected value at the same point (:math:`k=1`).
+    active_per_sample : float
+        Mean number of active hidden units per sample at the largest ``N``.
+    """
+
+    h: int
+    p: float
+    settings: Settings
+    N: np.ndarray
+    plain: np.ndarray
+    corrected: np.ndarray
+    standard_error: np.ndarray
+    noise_floor: np.ndarray
+    exact: float
+    active_per_sample: float
+
+
+def noise_study(h: int, p: float, rng: np.random.Generator, settings: Settings = Settings(), *,
+                N_values: Sequence[int] = (2048, 8192, 32768, 131072), batches: int = 16) -> NoiseStudy:
+    r"""How the plain statistic, its jackknife correction and the noise floor depend on :math:`N` at one point.
+
+    Requires :math:`k = 1` so that the exact value is known.
+    """
+    rng = check.generator(rng)
+    h = check.integer(h, "h", minimum=2)
+    k = settings.k(h, check.exponent(p))
+    if k != 1:
+        raise ValueError(f"p must give one nonzero per code (k = 1) for the exact reference, got k={k} for h={h}, p={p}")
+    A, mu, (direction,) = _dictionary_and_points(h, settings, 1, rng)
+    structure = estimators.GradientStructure.of(_line(A, direction, settings.delta), A, settings.bias(h, p, mu))
+    exact = estimators.mean_row_norm(estimators.expected_gradient_k1(structure, settings.low, settings.high).gradient)
+    N_values = np.array([_round_up(check.integer(N, "N_values", minimum=batches), batches) for N in N_values])
+    stats, active = [], 0.0
+    for N in tqdm(N_values, desc="noise floor", leave=False):
+        (point,), cell = _monte_carlo([structure], 1, settings, int(N), batches, rng)
+        stats.append(cell.per_point)
+        active = point.active_fraction * h
+    column = lambda name: np.array([getattr(s, name) for s in stats])  # noqa: E731
+    return NoiseStudy(h, p, settings, N_values, column("plain"), column("corrected"), column("standard_error"),
+                      column("noise_floor"), exact, active)
+
+
+@dataclass(frozen=True)
+class Landscape:
+    r"""The loss and the gradient along :math:`t\mapsto A^* + t\Delta` (Figures 1–6).
+
+    Attributes
+    ----------
+    h, p, n, k : int, float, int, int
+    delta : float
+        The radius :math:`\delta` that sets the bias :math:`\epsilon = c\cdot2m_1h^p(\delta+\mu)`.
+    eps, coherence : float
+    N : int
+        Samples of the data set (the same at every ``t``).
+    t : numpy.ndarray
+        Positions along the line.
+    loss : numpy.ndarray
+        Empirical loss :math:`\hat L(A^* + t\Delta)`.
+    grad_norm, grad_plain, noise_floor : numpy.ndarray
+        Average column norm of the empirical gradient: jackknife-corrected, plain, and the noise floor.
+    active_fraction : numpy.ndarray
+        Mean fraction of hidden units active per sample.
+    recovered_fraction : numpy.ndarray
+        Fraction of samples whose support is recovered exactly.
+    exact_loss, exact_grad_norm, exact_active_fraction : numpy.ndarray
+        The same expectations computed exactly when :math:`k=1` (NaN otherwise).
+    """
+
+    h: int
+    p: float
+    n: int
+    k: int
+    delta: float
+    eps: float
+    coherence: float
+    N: int
+    t: np.ndarray
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    grad_plain: np.ndarray
+    noise_floor: np.ndarray
+    active_fraction: np.ndarray
+    recovered_fraction: np.ndarray
+    exact_loss: np.ndarray
+    exact_grad_norm: np.ndarray
+    exact_active_fraction: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        """One row per ``t`` (the arrays of this object as columns)."""
+        names = ["t", "loss", "grad_norm", "grad_plain", "noise_floor", "active_fraction", "recovered_fraction",
+                 "exact_loss", "exact_grad_norm", "exact_active_fraction"]
+        return pd.DataFrame({name: getattr(self, name) for name in names})
+
+
+def landscape(h: int, p: float, rng: np.random.Generator, settings: Settings = Settings(), *,
+              t_values: Sequence[float] = tuple(np.linspace(-0.5, 0.5, 21)), samples: int = 16384, batches: int = 8,
+              delta: float | None = None) -> Landscape:
+    r"""Loss, average gradient column norm and active units along :math:`t\mapsto A^* + t\Delta`.
+
+    :math:`\Delta` is Gaussian with unit columns, so :math:`\|W_i(t) - A^*_i\| = |t|`.  One data set
+    of ``samples`` codes serves every ``t`` (the paper's empirical averages).  The bias is fixed
+    along the line, computed with radius ``delta`` (default ``settings.delta``).
+    """
+    rng = check.generator(rng)
+    h = check.integer(h, "h", minimum=2)
+    p = check.exponent(p)
+    batches = check.integer(batches, "batches", minimum=2)
+    samples = _round_up(check.integer(samples, "samples", minimum=batches), batches)
+    t = np.array([check.real(v, "t_values") for v in t_values])
+    if t.size == 0:
+        raise ValueError("t_values must not be empty")
+    delta = settings.delta if delta is None else check.real(delta, "delta", minimum=0.0)
+    k = settings.k(h, p)
+    A, mu, (direction,) = _dictionary_and_points(h, settings, 1, rng)
+    eps = settings.bias(h, p, mu, delta)
+    support, values = model.sample_sparse_codes(h, k, samples, rng, settings.low, settings.high)
+    energy = estimators.signal_energy(A, support, values)
+    columns = {name: np.full(t.size, np.nan) for name in (
+        "loss", "grad_norm", "grad_plain", "noise_floor", "active_fraction", "recovered_fraction",
+        "exact_loss", "exact_grad_norm", "exact_active_fraction")}
+    for index, s in enumerate(tqdm(t, desc=f"landscape h={h} p={p}", leave=False)):
+        structure = estimators.GradientStructure.of(_line(A, direction, s), A, eps)
+        point = estimators.batched_gradient(structure, support, values, batches, energy=energy)
+        stat = estimators.row_norm_statistics([point]).per_point
+        for name, value in (("loss", point.loss), ("grad_norm", stat.corrected), ("grad_plain", stat.plain),
+                            ("noise_floor", stat.noise_floor), ("active_fraction", point.active_fraction),
+                            ("recovered_fraction", point.recovered_fraction)):
+            columns[name][index] = value
+        if k == 1:
+            expected = estimators.expected_gradient_k1(structure, settings.low, settings.high)
+            columns["exact_loss"][index] = expected.loss
+            columns["exact_grad_norm"][index] = estimators.mean_row_norm(expected.gradient)
+            columns["exact_active_fraction"][index] = expected.active_fraction
+    return Landscape(h=h, p=p, n=A.shape[0], k=k, delta=delta, eps=eps, coherence=mu, N=samples, t=t, **columns)
