@@ -1,0 +1,431 @@
+r"""Experiments of the chapter "Does gradient descent find the dictionary?" (the paper's Conclusion).
+
+The paper shows that the expected gradient nearly vanishes near :math:`A^*` and leaves open whether
+gradient descent started away from :math:`A^*` gets there.  These experiments train the tied ReLU
+autoencoder by :func:`lib.training.train` from starts at column distance :math:`\delta_0` and from
+random starts, and run three established dictionary learners (:mod:`lib.baselines`) on the same
+data, from the same starts, scored by the same metric (:mod:`lib.recovery`).
+
+Sizes come from ``lib.scale.sizes("training")``; every function takes a ``numpy.random.Generator``.
+All experiments run with one BLAS thread: their matrix products are small (at most
+:math:`512\times256\times512`) and, on a shared 2-core machine, OpenBLAS threads that spin while
+waiting for a core cost more CPU time than they save (measured: 10 ms against 31 ms per step).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Mapping, Sequence, TypeVar
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm  # text bars on stderr: an executed notebook stores no widget state
+
+from lib import _validate as check
+from lib import autoencoder, baselines, model as _model, training
+from lib.recovery import recovery
+
+RANDOM = "random"
+# Step sizes, each picked from three values on one seed of the 256×512 tier at the paper-scale budget
+# (autoencoder RMSProp rate 1e-3 / 3e-3 / 5e-3 and its decay; Arora et al. target 0.01 / 0.03;
+# TopK Adam 1e-3 / 3e-3 / 1e-2); full-batch GD diverged at rate 30 and was stable at 5-15.
+LR, LR_END, DECAY_FROM = 5e-3, 2e-4, 0.5
+ARORA_TARGET = 0.03
+TOPK_LR = 3e-3
+GD_LR = 10.0
+METHODS = ("tied ReLU AE (ours)", "Arora et al. 2015", "TopK SAE", "sklearn MBDL")
+METRICS = ("frac99", "mcc", "max_dist", "cpu_seconds")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_blas_thread(function: F) -> F:
+    """Run ``function`` with BLAS limited to one thread (see the module docstring)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- set-up
+@dataclass(frozen=True)
+class Tier:
+    r"""One problem size: :math:`A^*\in\mathbb R^{n\times h}`, supports of size ``k``, and the autoencoder's bias ``eps``."""
+
+    n: int
+    h: int
+    k: int
+    eps: float
+
+    def __post_init__(self) -> None:
+        check.integer(self.n, "n", minimum=2)
+        check.integer(self.h, "h", minimum=self.n + 1)
+        check.integer(self.k, "k", minimum=1, maximum=self.h // 2)
+        check.real(self.eps, "eps")
+
+    @classmethod
+    def of(cls, spec: Mapping[str, Any]) -> "Tier":
+        """A tier from a sizes entry ``{"n": ..., "h": ..., "k": ..., "eps": ...}``."""
+        return cls(int(spec["n"]), int(spec["h"]), int(spec["k"]), float(spec["eps"]))
+
+    @property
+    def name(self) -> str:
+        """``"n×h, k=..."``."""
+        return f"{self.n}×{self.h}, k={self.k}"
+
+    @property
+    def p(self) -> float:
+        r"""The sparsity exponent with :math:`h^p = k` exactly."""
+        return float(np.log(self.k) / np.log(self.h))
+
+    def model(self, rng: np.random.Generator) -> _model.SparseCodingModel:
+        """A fresh Gaussian dictionary with nonzeros ``U[1, 2]`` (BASELINES.md's generator)."""
+        return _model.SparseCodingModel.gaussian(self.n, self.h, self.p, rng)
+
+
+def init_name(delta: float | None) -> str:
+    """Label of a start: ``"δ0=0.3"`` or ``"random"`` (``delta=None``)."""
+    return RANDOM if delta is None else f"δ0={delta:g}"
+
+
+def starts(model: _model.SparseCodingModel, deltas: Sequence[float], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    r"""Starting encoders ``(h, n)``: rows at distance exactly :math:`\delta_0` from the columns of :math:`A^*` (:func:`lib.model.perturb_columns`), then random unit rows."""
+    out = {init_name(d): _model.perturb_columns(model.A, d, rng) for d in deltas}
+    out[RANDOM] = _model.random_dictionary(model.n, model.h, rng).T
+    return out
+
+
+def theory_bias(model: _model.SparseCodingModel, delta: float) -> float:
+    r"""The bias of Theorem 3.1 as reconstructed in MATH.md §3.1: :math:`\epsilon = 2m_1h^p(\delta + \mu)` (with :math:`h^p = k`)."""
+    return 2.0 * model.m1 * model.k * (check.real(delta, "delta", minimum=0.0) + model.mu)
+
+
+def norm_fixed_point(model: _model.SparseCodingModel, eps: float) -> float:
+    r"""The scale :math:`c^*` at which :math:`W = c^*A^{*\top}` is stationary along the rows for the expected proxy gradient.
+
+    Solves :math:`\frac1h\sum_i\langle \mathbb E\widetilde\nabla_{W_i}L(cA^{*\top}),\,A^*_i\rangle = 0`
+    for :math:`c` (Brent's method on :math:`[0.5, 3]`), with the exact expectation
+    :func:`lib.autoencoder.expected_proxy_gradient`.  At :math:`c = 1` the projection is
+    :math:`\approx q\,\epsilon(\epsilon - 2m_1) < 0` (MATH.md §6.2), so gradient descent lengthens the
+    rows until the bias is compensated: a trained autoencoder with a fixed bias points along
+    :math:`A^*` but has rows of norm about :math:`c^* > 1`.
+    """
+    eps = check.real(eps, "eps", minimum=0.0)
+
+    def along_rows(c: float) -> float:
+        G = autoencoder.expected_proxy_gradient(c * model.A.T, model.A, model.k, eps, model.m1, model.m2)
+        return float(np.mean(np.sum(G * model.A.T, axis=1)))
+
+    return float(brentq(along_rows, 0.5, 3.0))
+
+
+# --------------------------------------------------------------------------- the comparison
+@dataclass(frozen=True)
+class Run:
+    """One fit: which method, start and seed, the final metric, the cost, and the mean matched |cos| at checkpoints.
+
+    ``dead`` counts hidden units (autoencoders) that never fire on the held-out set; 0 for the
+    dictionary learners.
+    """
+
+    tier: str
+    method: str
+    init: str
+    seed: int
+    mcc: float
+    frac99: float
+    frac95: float
+    max_dist: float
+    mmcs: float
+    seconds: float
+    cpu_seconds: float
+    dead: int
+    trace_steps: np.ndarray
+    trace_mcc: np.ndarray
+
+    @classmethod
+    def of(cls, tier: str, method: str, init: str, seed: int, fit: baselines.Fit | training.TrainingResult) -> "Run":
+        """Summarise a :class:`~lib.baselines.Fit` or a :class:`~lib.training.TrainingResult`."""
+        rec = fit.recovery
+        if isinstance(fit, training.TrainingResult):
+            steps, trace, dead = fit.history.steps, fit.history.mcc, 0
+        else:
+            steps, trace, dead = fit.trace_steps, fit.trace_mcc, fit.dead
+        return cls(tier, method, init, seed, rec.mcc, rec.fraction(0.99), rec.fraction(0.95), rec.max_dist, rec.mmcs,
+                   fit.seconds, fit.cpu_seconds, dead, steps, trace)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every :class:`Run` of :func:`compare`, and the autoencoder's full histories keyed by ``(tier, init, seed)``."""
+
+    runs: tuple[Run, ...]
+    histories: Mapping[tuple[str, str, int], training.History]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per run (traces dropped)."""
+        rows = [{k: v for k, v in vars(r).items() if not k.startswith("trace")} for r in self.runs]
+        return pd.DataFrame(rows)
+
+
+@_one_blas_thread
+def compare(
+    tier: Tier, rng: np.random.Generator, *, seeds: int, deltas: Sequence[float], steps_near: int,
+    steps_random: int, batch_size: int, sklearn_samples: int, sklearn_epochs: int, eval_size: int,
+    lr: float = LR, lr_end: float = LR_END, decay_from: float = DECAY_FROM, arora_target: float = ARORA_TARGET,
+    topk_lr: float = TOPK_LR, progress: bool = True,
+) -> Comparison:
+    r"""Train the autoencoder and the baselines from every start, for ``seeds`` independent dictionaries.
+
+    Per seed: a fresh :math:`A^*`, the starts of :func:`starts`, a held-out set of ``eval_size``
+    samples and one data seed, so that every streaming method sees the same batches.  Starts at
+    :math:`\delta_0` get ``steps_near`` updates, random starts ``steps_random``; all neural methods
+    use batches of ``batch_size`` fresh samples.  The autoencoder uses RMSProp with rate ``lr``,
+    held for ``decay_from`` of the run and then decayed geometrically to ``lr_end``, and the bias
+    ``tier.eps``; Arora et al. use :func:`lib.baselines.arora_step_size` with ``arora_target``; the
+    TopK autoencoder uses Adam with ``topk_lr``.  scikit-learn (from the random start only: it is a
+    global method) gets a fixed set of ``sklearn_samples`` signals, ``sklearn_epochs`` passes.
+    """
+    check.generator(rng)
+    runs: list[Run] = []
+    histories: dict[tuple[str, str, int], training.History] = {}
+    seed_rngs = rng.spawn(check.integer(seeds, "seeds", minimum=1))
+    jobs = tqdm(total=seeds * (len(deltas) + 2), desc=f"compare {tier.name}", leave=False, disable=not progress)
+    for seed, child in enumerate(seed_rngs):
+        model = tier.model(child)
+        eval_set = training.draw_batch(model, eval_size, child)
+        data_seed = int(child.integers(2**63))
+        for init, W0 in starts(model, deltas, child).items():
+            steps = steps_random if init == RANDOM else steps_near
+            ae = training.train(
+                model, W0, tier.eps, np.random.default_rng(data_seed), steps=steps, lr=lr, lr_end=lr_end,
+                decay_from=decay_from, batch_size=batch_size, eval_set=eval_set, progress=False,
+            )
+            histories[(tier.name, init, seed)] = ae.history
+            arora = baselines.arora_neural(
+                model, W0, np.random.default_rng(data_seed), steps=steps, batch_size=batch_size,
+                lr=baselines.arora_step_size(model, arora_target), progress=False,
+            )
+            topk = baselines.topk_autoencoder(
+                model, W0, np.random.default_rng(data_seed), steps=steps, batch_size=batch_size, lr=topk_lr, progress=False
+            )
+            dead = int(np.sum(~np.any(autoencoder.encode(ae.W, eval_set.Y, tier.eps) > 0, axis=1)))
+            runs += [replace(Run.of(tier.name, METHODS[0], init, seed, ae), dead=dead)]
+            runs += [Run.of(tier.name, method, init, seed, fit) for method, fit in zip(METHODS[1:], (arora, topk))]
+            jobs.update()
+            if init == RANDOM:
+                Y = training.draw_batch(model, sklearn_samples, np.random.default_rng(data_seed)).Y
+                fit = baselines.sklearn_dictionary(Y, model.A, W0, seed=seed, epochs=sklearn_epochs)
+                runs.append(Run.of(tier.name, METHODS[3], init, seed, fit))
+                jobs.update()
+    jobs.close()
+    return Comparison(tuple(runs), histories)
+
+
+def results_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
+    """Median, min and max over seeds of every metric, per tier × method × start.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``(tier, method, init)``; columns ``(metric, stat)`` with metric in :data:`METRICS`
+        plus ``"mmcs"``, ``"seconds"`` (wall) and ``"dead"``, stat in ``median, min, max``; and
+        ``("seeds", "")``.
+    """
+    frame = pd.concat([c.frame() for c in comparisons], ignore_index=True)
+    metrics = list(METRICS) + ["mmcs", "seconds", "dead"]
+    grouped = frame.groupby(["tier", "method", "init"], sort=False)[metrics]
+    table = grouped.agg(["median", "min", "max"])
+    table[("seeds", "")] = grouped.size()
+    return table
+
+
+def format_table(table: pd.DataFrame, digits: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """The table as text: ``median [min, max]`` per metric, ready to display."""
+    digits = {"frac99": 3, "mcc": 4, "max_dist": 3, "mmcs": 4, "cpu_seconds": 1, "seconds": 1, **(digits or {})}
+    names = {"frac99": "fraction > 0.99", "mcc": "mean matched |cos|", "max_dist": "max distance", "mmcs": "unmatched MMCS",
+             "cpu_seconds": "CPU s", "seconds": "wall s"}
+    out = pd.DataFrame(index=table.index)
+    for metric, d in digits.items():
+        med, lo, hi = (table[(metric, s)] for s in ("median", "min", "max"))
+        out[names[metric]] = [f"{a:.{d}f} [{b:.{d}f}, {c:.{d}f}]" for a, b, c in zip(med, lo, hi)]
+    return out
+
+
+@dataclass(frozen=True)
+class FarStart:
+    """Training from a far start as drawn, and from the same start with its rows rescaled to unit length.
+
+    Attributes
+    ----------
+    start_mcc, start_norm : float
+        Mean matched |cos| and mean row norm of the start.
+    raw_mcc, raw_frac99 : float
+        Final recovery from the start as drawn.
+    unit_mcc, unit_frac99 : float
+        Final recovery from the same directions with unit-length rows.
+    """
+
+    start_mcc: float
+    start_norm: float
+    raw_mcc: float
+    raw_frac99: float
+    unit_mcc: float
+    unit_frac99: float
+
+
+@_one_blas_thread
+def far_start(tier: Tier, rng: np.random.Generator, *, delta: float, steps: int, batch_size: int, eval_size: int,
+              lr: float = LR, lr_end: float = LR_END, decay_from: float = DECAY_FROM) -> FarStart:
+    r"""Separate direction from scale at a far start :math:`W^0_i = A^*_i + \delta_0 g_i/\|g_i\|`.
+
+    Its rows have length about :math:`\sqrt{1+\delta_0^2}`, so a bias chosen for unit rows is
+    relatively small there; training again from :math:`W^0_i/\|W^0_i\|` (same directions) tells
+    whether a failure comes from the direction or from the scale.
+    """
+    model = tier.model(check.generator(rng))
+    W0 = starts(model, [delta], rng)[init_name(delta)]
+    eval_set = training.draw_batch(model, eval_size, rng)
+    data_seed = int(rng.integers(2**63))
+    results = [
+        training.train(model, W, tier.eps, np.random.default_rng(data_seed), steps=steps, lr=lr, lr_end=lr_end,
+                       decay_from=decay_from, batch_size=batch_size, eval_set=eval_set, progress=False).recovery
+        for W in (W0, W0 / np.linalg.norm(W0, axis=1, keepdims=True))
+    ]
+    return FarStart(recovery(model.A, W0).mcc, float(np.mean(np.linalg.norm(W0, axis=1))),
+                    results[0].mcc, results[0].fraction(0.99), results[1].mcc, results[1].fraction(0.99))
+
+
+# --------------------------------------------------------------------------- the bias
+@dataclass(frozen=True)
+class BiasSweep:
+    """Final state of the autoencoder per bias (rows: each fixed value, then the ramp) and start (columns).
+
+    Attributes
+    ----------
+    eps : numpy.ndarray
+        ``(E,)`` the fixed biases (rows ``0..E-1``).
+    ramp : lib.training.BiasRamp
+        The scheduled bias of the last row (its ``steps`` is rescaled to each run's length).
+    inits : tuple of str
+    mcc, frac99, support_rate, norm : numpy.ndarray
+        ``(E + 1, len(inits))``: final mean matched |cos|, fraction above 0.99, exact-support rate
+        of the ReLU layer and mean row norm :math:`\\|W_i\\|`.
+    theory_eps : float
+        Theorem 3.1's bias :func:`theory_bias` at the near start.
+    theory_active : float
+        Fraction of (unit, sample) pairs that fire at the near start with ``theory_eps``.
+    theory_grad_norm : float
+        Frobenius norm of the exact gradient there.
+    """
+
+    eps: np.ndarray
+    ramp: training.BiasRamp
+    inits: tuple[str, ...]
+    mcc: np.ndarray
+    frac99: np.ndarray
+    support_rate: np.ndarray
+    norm: np.ndarray
+    theory_eps: float
+    theory_active: float
+    theory_grad_norm: float
+
+
+@_one_blas_thread
+def bias_sweep(
+    tier: Tier, rng: np.random.Generator, *, eps_values: Sequence[float], ramp: Sequence[float], delta: float,
+    steps_near: int, steps_random: int, batch_size: int, eval_size: int, lr: float = LR, lr_end: float = LR_END,
+    decay_from: float = DECAY_FROM, progress: bool = True,
+) -> BiasSweep:
+    r"""Train from a start at :math:`\delta_0 =` ``delta`` and from a random start with each fixed bias in ``eps_values``, then with a bias ramped linearly from ``ramp[0]`` to ``ramp[1]`` over the run.
+
+    Also evaluates Theorem 3.1's own bias at the near start: how many units fire and how large the
+    gradient is there.
+    """
+    model = tier.model(check.generator(rng))
+    W0s = starts(model, [delta], rng)
+    eval_set = training.draw_batch(model, eval_size, rng)
+    data_seed = int(rng.integers(2**63))
+    start, end = (check.real(v, "ramp") for v in ramp)
+    biases: list[Callable[[int], training.Bias]] = [lambda steps, e=float(e): e for e in eps_values]
+    biases.append(lambda steps: training.BiasRamp(start, end, steps))
+    shape = (len(biases), len(W0s))
+    mcc, frac, support, norm = (np.empty(shape) for _ in range(4))
+    cells = [(a, b) for a in range(shape[0]) for b in range(shape[1])]
+    for a, b in tqdm(cells, desc=f"bias {tier.name}", leave=False, disable=not progress):
+        init, W0 = list(W0s.items())[b]
+        steps = steps_random if init == RANDOM else steps_near
+        result = training.train(
+            model, W0, biases[a](steps), np.random.default_rng(data_seed), steps=steps, lr=lr, lr_end=lr_end,
+            decay_from=decay_from, batch_size=batch_size, eval_set=eval_set, progress=False,
+        )
+        mcc[a, b], frac[a, b] = result.recovery.mcc, result.recovery.fraction(0.99)
+        support[a, b], norm[a, b] = result.history.support_rate[-1], result.history.norm[-1]
+    near = W0s[init_name(delta)]
+    eps_theory = theory_bias(model, delta)
+    active = float(np.mean(autoencoder.encode(near, eval_set.Y, eps_theory) > 0))
+    grad = float(np.linalg.norm(autoencoder.gradient(near, eval_set.Y, eps_theory)))
+    return BiasSweep(np.asarray(eps_values, dtype=float), training.BiasRamp(start, end, steps_near), tuple(W0s),
+                     mcc, frac, support, norm, eps_theory, active, grad)
+
+
+# --------------------------------------------------------------------------- samples
+@dataclass(frozen=True)
+class SampleSweep:
+    """Final recovery against the size of a fixed training set.
+
+    Attributes
+    ----------
+    sizes : numpy.ndarray
+        ``(S,)`` training-set sizes :math:`N`.
+    methods : tuple of str
+        ``"full-batch GD"`` and ``"mini-batch RMSProp"``.
+    mcc, frac99 : numpy.ndarray
+        ``(len(methods), S)``.
+    fresh_mcc, fresh_frac99 : float
+        Mini-batch RMSProp on fresh samples at every step, for reference.
+    fresh_samples : int
+        How many samples that run drew in all.
+    """
+
+    sizes: np.ndarray
+    methods: tuple[str, ...]
+    mcc: np.ndarray
+    frac99: np.ndarray
+    fresh_mcc: float
+    fresh_frac99: float
+    fresh_samples: int
+
+
+@_one_blas_thread
+def sample_sweep(
+    tier: Tier, rng: np.random.Generator, *, sizes: Sequence[int], delta: float, steps: int, batch_size: int,
+    eval_size: int, lr: float = LR, lr_end: float = LR_END, decay_from: float = DECAY_FROM, gd_lr: float = GD_LR,
+    progress: bool = True,
+) -> SampleSweep:
+    r"""Train from a start at :math:`\delta_0 =` ``delta`` on fixed training sets of each size in ``sizes``.
+
+    Two optimizers per size, ``steps`` updates each: full-batch gradient descent with rate
+    ``gd_lr`` (the classical empirical-risk setting), and RMSProp on mini-batches of
+    ``batch_size`` drawn from the set (the whole set when it is smaller).
+    """
+    model = tier.model(check.generator(rng))
+    W0 = starts(model, [delta], rng)[init_name(delta)]
+    eval_set = training.draw_batch(model, eval_size, rng)
+    data_seed = int(rng.integers(2**63))
+    common = dict(steps=steps, eval_set=eval_set, progress=False, evaluate_every=steps)
+    rms = dict(lr=lr, lr_end=lr_end, decay_from=decay_from, batch_size=batch_size)
+    methods = ("full-batch GD", "mini-batch RMSProp")
+    mcc, frac = np.empty((2, len(sizes))), np.empty((2, len(sizes)))
+    for j, N in enumerate(tqdm(sizes, desc=f"samples {tier.name}", leave=False, disable=not progress)):
+        for i, options in enumerate((dict(optimizer="gd", lr=gd_lr, batch_size=int(N)), rms)):
+            result = training.train(model, W0, tier.eps, np.random.default_rng(data_seed), train_size=int(N), **common, **options)
+            mcc[i, j], frac[i, j] = result.recovery.mcc, result.recovery.fraction(0.99)
+    fresh = training.train(model, W0, tier.eps, np.random.default_rng(data_seed), **common, **rms)
+    return SampleSweep(np.asarray(sizes), methods, mcc, frac, fresh.recovery.mcc, fresh.recovery.fraction(0.99), steps * batch_size)

@@ -1,0 +1,445 @@
+r"""Training the tied ReLU autoencoder by gradient descent on its exact gradient.
+
+The paper proves that the expected gradient nearly vanishes near :math:`W = A^{*\top}` and leaves
+open whether gradient descent started elsewhere gets there (its Conclusion).  :func:`train` runs
+that experiment: at step :math:`t`,
+
+.. math::
+
+    W^{t+1} = W^t - \mathrm{step}\big(\nabla_W \hat L_{B_t}(W^t;\epsilon_t)\big),\qquad
+    \nabla_W \hat L_{B}(W;\epsilon) = \frac1{|B|}\sum_{y\in B}
+    \Big[r e^\top + \big(\mathbb 1[Wy-\epsilon>0]\odot We\big)y^\top\Big]
+
+(:func:`lib.autoencoder.gradient`, exact, no autodiff), where the batch :math:`B_t` is either a
+fresh draw from the model, a mini-batch of a fixed training set, or the whole set (full-batch
+gradient descent), the bias :math:`\epsilon_t` is fixed or follows a schedule (:class:`BiasRamp`),
+and ``step`` is plain gradient descent, RMSProp :cite:p:`tieleman2012rmsprop` or Adam.
+Every ``evaluate_every`` steps it records, on a held-out set, the loss, the recovery metric of
+:mod:`lib.recovery`, the column distances :math:`\|W_i - A^*_i\|` after matching, and the
+exact-support-recovery rate of the ReLU layer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, TypeVar, Union
+
+import numpy as np
+from scipy import sparse
+from tqdm import tqdm  # text bars on stderr: an executed notebook stores no widget state
+
+from lib import _validate as check
+from lib import autoencoder, model as _model
+from lib.recovery import Recovery, align, column_distances, recovery
+
+__all__ = [
+    "GradientDescent",
+    "RMSProp",
+    "Adam",
+    "make_optimizer",
+    "BiasRamp",
+    "Batch",
+    "draw_batch",
+    "structured_gradient",
+    "masked_csr",
+    "History",
+    "TrainingResult",
+    "train",
+    "run_loop",
+    "Clock",
+    "OPTIMIZERS",
+]
+
+T = TypeVar("T")
+Bias = Union[float, np.ndarray, Callable[[int], Union[float, np.ndarray]]]
+
+
+# --------------------------------------------------------------------------- optimizers
+@dataclass
+class GradientDescent:
+    r"""Plain gradient descent: the step is :math:`\eta\, g`."""
+
+    lr: float
+
+    def __call__(self, grad: np.ndarray) -> np.ndarray:
+        return self.lr * grad
+
+
+@dataclass
+class RMSProp:
+    r"""RMSProp :cite:p:`tieleman2012rmsprop`: :math:`v \leftarrow \rho v + (1-\rho) g^2`, step :math:`\eta\, g/(\sqrt v + \varepsilon)`."""
+
+    lr: float
+    rho: float = 0.9
+    tiny: float = 1e-8
+    _v: np.ndarray | None = field(default=None, repr=False)
+
+    def __call__(self, grad: np.ndarray) -> np.ndarray:
+        self._v = (1 - self.rho) * grad**2 if self._v is None else self.rho * self._v + (1 - self.rho) * grad**2
+        return self.lr * grad / (np.sqrt(self._v) + self.tiny)
+
+
+@dataclass
+class Adam:
+    r"""Adam: bias-corrected first and second moments, step :math:`\eta\,\hat m/(\sqrt{\hat v} + \varepsilon)`."""
+
+    lr: float
+    beta1: float = 0.9
+    beta2: float = 0.999
+    tiny: float = 1e-8
+    _m: np.ndarray | None = field(default=None, repr=False)
+    _v: np.ndarray | None = field(default=None, repr=False)
+    _t: int = field(default=0, repr=False)
+
+    def __call__(self, grad: np.ndarray) -> np.ndarray:
+        self._t += 1
+        self._m = (1 - self.beta1) * grad if self._m is None else self.beta1 * self._m + (1 - self.beta1) * grad
+        self._v = (1 - self.beta2) * grad**2 if self._v is None else self.beta2 * self._v + (1 - self.beta2) * grad**2
+        m_hat = self._m / (1 - self.beta1**self._t)
+        v_hat = self._v / (1 - self.beta2**self._t)
+        return self.lr * m_hat / (np.sqrt(v_hat) + self.tiny)
+
+
+OPTIMIZERS = {"gd": GradientDescent, "rmsprop": RMSProp, "adam": Adam}
+
+
+def make_optimizer(name: str, lr: float) -> GradientDescent | RMSProp | Adam:
+    """A fresh optimizer state: ``name`` in ``{"gd", "rmsprop", "adam"}``, learning rate ``lr > 0``."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    return OPTIMIZERS[name](check.real(lr, "lr", minimum=0.0, strict_min=True))
+
+
+# --------------------------------------------------------------------------- bias
+@dataclass(frozen=True)
+class BiasRamp:
+    r"""A scheduled bias: :math:`\epsilon_t` moves linearly from ``start`` to ``end`` over ``steps`` steps, then stays at ``end``."""
+
+    start: float
+    end: float
+    steps: int
+
+    def __post_init__(self) -> None:
+        check.real(self.start, "start")
+        check.real(self.end, "end")
+        check.integer(self.steps, "steps", minimum=1)
+
+    def __call__(self, t: int) -> float:
+        return self.start + (self.end - self.start) * min(t / self.steps, 1.0)
+
+
+def _bias_at(eps: Bias, t: int, h: int) -> np.ndarray:
+    """The bias of step ``t`` as an ``(h,)`` array (a callable is a schedule)."""
+    return check.bias(eps(t) if callable(eps) else eps, h)[:, 0]
+
+
+# --------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class Batch:
+    r"""Signals :math:`y_s = A^* x^*_s` kept with their sparse codes (one row per sample, for fast products).
+
+    Attributes
+    ----------
+    codes : scipy.sparse.csr_array
+        :math:`X^{*\top}`, shape ``(N, h)``, ``k`` nonzeros per row.
+    signals : numpy.ndarray
+        :math:`Y^\top = X^{*\top}A^{*\top}`, shape ``(N, n)``.
+    """
+
+    codes: sparse.csr_array
+    signals: np.ndarray
+
+    @property
+    def Y(self) -> np.ndarray:
+        """The signals in the book's layout, ``(n, N)``."""
+        return self.signals.T
+
+    @property
+    def size(self) -> int:
+        """Number of samples ``N``."""
+        return self.signals.shape[0]
+
+    def rows(self, index: np.ndarray) -> "Batch":
+        """The samples ``index`` (a mini-batch of a fixed training set)."""
+        return Batch(self.codes[index], self.signals[index])
+
+
+def draw_batch(model: _model.SparseCodingModel, N: int, rng: np.random.Generator) -> Batch:
+    r"""Draw ``N`` samples of ``model`` as a :class:`Batch`.
+
+    Same distribution as :meth:`lib.model.SparseCodingModel.sample`; the signals are formed from
+    the ``k`` nonzeros of each code, :math:`y = \sum_{j\in S} x_j A^*_j`, never from a dense
+    ``(n, h) @ (h, N)`` product.
+    """
+    support, values = _model.sample_sparse_codes(model.h, model.k, check.integer(N, "N", minimum=1), rng, model.low, model.high)
+    indptr = np.arange(0, support.size + 1, model.k)
+    codes = sparse.csr_array((values.ravel(), support.ravel(), indptr), shape=(support.shape[0], model.h))
+    return Batch(codes, np.asarray(codes @ model.A.T))
+
+
+def masked_csr(values: np.ndarray, mask: np.ndarray) -> sparse.csr_array:
+    """The entries of ``values`` where ``mask`` holds, as a CSR array of the same shape."""
+    indptr = np.concatenate(([0], np.cumsum(mask.sum(axis=1))))
+    return sparse.csr_array((values[mask], np.nonzero(mask)[1], indptr), shape=values.shape)
+
+
+def _pair_dots(W: np.ndarray, E: np.ndarray, units: np.ndarray, samples: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """:math:`\\langle W_i, e_s\\rangle` for the pairs ``(units[p], samples[p])``, in chunks to bound memory."""
+    out = np.empty(units.size)
+    for start in range(0, units.size, chunk):
+        part = slice(start, start + chunk)
+        out[part] = np.einsum("pn,pn->p", np.take(W, units[part], axis=0), np.take(E, samples[part], axis=0))
+    return out
+
+
+def structured_gradient(W: np.ndarray, A: np.ndarray, batch: Batch, eps: float | np.ndarray) -> np.ndarray:
+    r"""The exact mean gradient :func:`lib.autoencoder.gradient` on ``batch``, computed through the sparse codes.
+
+    With :math:`M = WA^*` (one :math:`h\times n\times h` product per step),
+
+    .. math::
+
+        u_s = Mx^*_s - \epsilon,\quad r_s = \mathrm{ReLU}(u_s),\quad e_s = W^\top r_s - y_s,
+
+    and :math:`\nabla_W\hat L = \frac1N\sum_s \big[r_se_s^\top + (\mathbb 1[u_s>0]\odot We_s)\,y_s^\top\big]`,
+    the formula of :func:`lib.autoencoder.gradient`; :math:`(We_s)_i = \langle W_i, e_s\rangle` is
+    needed for the active units only.  Only the active units of each sample enter the sums, so a
+    step costs :math:`O(h^2 n + Nkh + \mathrm{nnz}(r)\,n)` instead of :math:`O(hnN)`.  When more
+    than an eighth of the units fire, the dense formula is cheaper and is used.  The two agree to
+    rounding (tested).
+
+    Parameters
+    ----------
+    W : numpy.ndarray
+        Encoder ``(h, n)``.
+    A : numpy.ndarray
+        The dictionary ``(n, h)`` that generated ``batch``.
+    batch : Batch
+    eps : float or numpy.ndarray
+        Bias, scalar or ``(h,)``.
+    """
+    W = check.matrix(W, "W")
+    A = check.matrix(A, "A", shape=(W.shape[1], W.shape[0]))
+    e = check.bias(eps, W.shape[0])[:, 0]
+    U = batch.codes @ (A.T @ W.T) - e  # (N, h): row s is u_s^T
+    active = U > 0
+    if active.sum() > active.size / 8:
+        return autoencoder.gradient(W, batch.Y, e)
+    R = masked_csr(U, active)
+    E = R @ W - batch.signals  # (N, n): row s is e_s^T
+    rows = np.repeat(np.arange(batch.size), np.diff(R.indptr))
+    WE = sparse.csr_array((_pair_dots(W, E, R.indices, rows), R.indices, R.indptr), shape=R.shape)
+    return (R.T @ E + WE.T @ batch.signals) / batch.size
+
+
+# --------------------------------------------------------------------------- history
+@dataclass(frozen=True)
+class History:
+    """What :func:`train` recorded at its checkpoints (index ``c`` = after ``steps[c]`` updates).
+
+    Attributes
+    ----------
+    steps : numpy.ndarray
+        ``(C,)`` update counts of the checkpoints (the first is 0, the start).
+    loss : numpy.ndarray
+        ``(C,)`` held-out loss :math:`\\hat L(W;\\epsilon_t)`.
+    distances : numpy.ndarray
+        ``(C, h)`` column distances :math:`\\|s_i W_{\\pi(i)} - A^*_i\\|` after Hungarian matching
+        :math:`\\pi` and sign alignment :math:`s_i` (the theory's :math:`\\delta` per column).
+    mcc, frac99, max_dist : numpy.ndarray
+        ``(C,)`` the recovery metric of :mod:`lib.recovery`.
+    support_rate : numpy.ndarray
+        ``(C,)`` share of held-out samples whose support the ReLU layer recovers exactly (units
+        relabelled by the matching).
+    eps : numpy.ndarray
+        ``(C,)`` mean bias in use.
+    norm : numpy.ndarray
+        ``(C,)`` mean row norm :math:`\\frac1h\\sum_i\\|W_i\\|`; a positive bias lengthens the rows
+        beyond 1 (:func:`lib.experiments.training.norm_fixed_point`).
+    """
+
+    steps: np.ndarray
+    loss: np.ndarray
+    distances: np.ndarray
+    mcc: np.ndarray
+    frac99: np.ndarray
+    max_dist: np.ndarray
+    support_rate: np.ndarray
+    eps: np.ndarray
+    norm: np.ndarray
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """The trained encoder ``W`` ``(h, n)``, its final :class:`~lib.recovery.Recovery`, the :class:`History`, and the wall (``seconds``) and CPU (``cpu_seconds``) time spent on updates (checkpoints excluded)."""
+
+    W: np.ndarray
+    recovery: Recovery
+    history: History
+    seconds: float
+    cpu_seconds: float
+
+
+def _checkpoint(A: np.ndarray, W: np.ndarray, eps: np.ndarray, Y: np.ndarray, X: np.ndarray) -> tuple:
+    match = recovery(A, W)
+    rows = match.assignment
+    support = autoencoder.support_recovered(W[rows], Y, X, eps[rows])
+    dist = column_distances(A, align(W, match))
+    return (autoencoder.loss(W, Y, eps), dist, match.mcc, match.fraction(0.99), match.max_dist,
+            float(np.mean(support)), float(np.mean(eps)), float(np.mean(np.linalg.norm(W, axis=1))))
+
+
+def _batches(model: _model.SparseCodingModel, steps: int, batch_size: int, train_size: int | None,
+             rng: np.random.Generator) -> Iterator[Batch]:
+    """Yield ``steps`` batches: fresh draws, or mini-batches (or the whole) of a fixed training set."""
+    if train_size is None:
+        for _ in range(steps):
+            yield draw_batch(model, batch_size, rng)
+        return
+    data = draw_batch(model, train_size, rng)
+    if batch_size >= train_size:
+        for _ in range(steps):
+            yield data
+        return
+    per_epoch = train_size // batch_size
+    for t in range(steps):
+        if t % per_epoch == 0:
+            order = rng.permutation(train_size)
+        yield data.rows(order[(t % per_epoch) * batch_size:(t % per_epoch + 1) * batch_size])
+
+
+@dataclass
+class Clock:
+    """Accumulates wall time and process CPU time over the ``with clock:`` blocks it times.
+
+    On a shared machine the CPU time is the fairer cost: it does not grow with other users' load.
+    """
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __enter__(self) -> "Clock":
+        self._start = (time.perf_counter(), time.process_time())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall += time.perf_counter() - self._start[0]
+        self.cpu += time.process_time() - self._start[1]
+
+
+def run_loop(
+    step: Callable[[int], None], evaluate: Callable[[int], T], steps: int, every: int, desc: str, progress: bool
+) -> tuple[np.ndarray, list[T], Clock]:
+    """Call ``step(t)`` for ``t = 0..steps-1`` and ``evaluate(t)`` at the start and every ``every`` steps (and at the end).
+
+    Returns the checkpoint step counts, the evaluations, and the wall and CPU time (all threads
+    of the process) of the steps alone.
+    """
+    marks, records, clock = [0], [evaluate(0)], Clock()
+    for t in tqdm(range(steps), desc=desc, leave=False, disable=not progress):
+        with clock:
+            step(t)
+        if (t + 1) % every == 0 or t + 1 == steps:
+            marks.append(t + 1)
+            records.append(evaluate(t + 1))
+    return np.array(marks), records, clock
+
+
+def train(
+    model: _model.SparseCodingModel,
+    W0: np.ndarray,
+    eps: Bias,
+    rng: np.random.Generator,
+    *,
+    steps: int = 300,
+    lr: float = 1e-3,
+    lr_end: float | None = None,
+    decay_from: float = 0.0,
+    optimizer: str = "rmsprop",
+    batch_size: int = 1024,
+    train_size: int | None = None,
+    evaluate_every: int | None = None,
+    eval_set: Batch | None = None,
+    structured: bool = True,
+    progress: bool = True,
+) -> TrainingResult:
+    r"""Run gradient descent on the autoencoder's exact gradient from ``W0`` (module docstring).
+
+    Parameters
+    ----------
+    model : lib.model.SparseCodingModel
+        The generative model (:math:`A^*`, :math:`k`, value range).
+    W0 : numpy.ndarray
+        Starting encoder, shape ``(h, n)``.
+    eps : float, numpy.ndarray or callable
+        Bias: a scalar, an ``(h,)`` vector, or a schedule ``t -> eps`` such as :class:`BiasRamp`.
+    rng : numpy.random.Generator
+        Source of the training samples (and of the held-out set when ``eval_set`` is None).
+    steps : int
+        Number of updates.
+    lr : float
+        Learning rate of the optimizer (at the first step).
+    lr_end : float or None
+        Learning rate at the last step: the rate decays geometrically from ``lr`` to ``lr_end``
+        (``None``: constant ``lr``).  A decaying rate lets the stochastic updates settle instead of
+        jittering at a noise floor set by ``lr``.
+    decay_from : float
+        Fraction of the run spent at the constant rate ``lr`` before the decay starts, in ``[0, 1)``.
+    optimizer : str
+        ``"gd"``, ``"rmsprop"`` or ``"adam"``.
+    batch_size : int
+        Samples per update.
+    train_size : int or None
+        ``None``: fresh samples at every step.  Otherwise a fixed training set of this size, cycled
+        in shuffled mini-batches of ``batch_size`` (full-batch gradient descent when
+        ``batch_size >= train_size``).
+    evaluate_every : int or None
+        Checkpoint period (default: 20 checkpoints over the run).
+    eval_set : Batch or None
+        Held-out samples for the checkpoints (default: 2048 fresh samples).
+    structured : bool
+        Compute the exact gradient by :func:`structured_gradient` (fast); ``False`` calls
+        :func:`lib.autoencoder.gradient` on the dense signals (same values, slower).
+    progress : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    TrainingResult
+    """
+    rng = check.generator(rng)
+    A = model.A
+    W = check.matrix(W0, "W0", shape=(model.h, model.n)).copy()
+    steps = check.integer(steps, "steps", minimum=1)
+    batch_size = check.integer(batch_size, "batch_size", minimum=1)
+    if train_size is not None:
+        train_size = check.integer(train_size, "train_size", minimum=1)
+    every = check.integer(evaluate_every or max(steps // 20, 1), "evaluate_every", minimum=1)
+    _bias_at(eps, 0, model.h)  # validate the bias (or the schedule's first value) up front
+    update = make_optimizer(optimizer, lr)
+    hold = int(check.real(decay_from, "decay_from", minimum=0.0, maximum=1.0, strict_max=True) * steps)
+    decay = 1.0 if lr_end is None else (check.real(lr_end, "lr_end", minimum=0.0, strict_min=True) / lr) ** (1 / max(steps - 1 - hold, 1))
+    data = eval_set if eval_set is not None else draw_batch(model, 2048, rng)
+    Y_eval, X_eval = data.Y, data.codes.T.toarray()
+    batches = _batches(model, steps, batch_size, train_size, rng)
+
+    def step(t: int) -> None:
+        nonlocal W
+        batch, e = next(batches), _bias_at(eps, t, model.h)
+        update.lr = lr * decay ** max(t - hold, 0)
+        W = W - update(structured_gradient(W, A, batch, e) if structured else autoencoder.gradient(W, batch.Y, e))
+        if not np.all(np.isfinite(W)):
+            raise FloatingPointError(f"training diverged at step {t} (W is not finite); lower lr (now {update.lr:g})")
+
+    marks, records, clock = run_loop(
+        step, lambda t: _checkpoint(A, W, _bias_at(eps, t, model.h), Y_eval, X_eval), steps, every,
+        f"{optimizer} training", progress,
+    )
+    columns = list(zip(*records))
+    history = History(
+        steps=marks, loss=np.array(columns[0]), distances=np.array(columns[1]),
+        mcc=np.array(columns[2]), frac99=np.array(columns[3]), max_dist=np.array(columns[4]),
+        support_rate=np.array(columns[5]), eps=np.array(columns[6]), norm=np.array(columns[7]),
+    )
+    return TrainingResult(W=W, recovery=recovery(A, W), history=history, seconds=clock.wall, cpu_seconds=clock.cpu)
