@@ -1,9 +1,25 @@
 """Code of the executable book "Sparse Coding and Autoencoders" (Rangamani et al., ISIT 2018).
 
-Modules: :mod:`lib.model` (the generative model), :mod:`lib.autoencoder` (the tied ReLU
-autoencoder, its loss and exact gradients), :mod:`lib.expectation` (closed-form expected proxy
-gradient), :mod:`lib.scale` (``BOOK_SCALE``), :mod:`lib.plots` (figure style) and
-:mod:`lib.claims` (the claims ledger read by the "Claims at a glance" page).
+Modules
+-------
+model
+    The generative model: dictionaries, sparse codes, perturbed encoders, coherence.
+autoencoder
+    The tied ReLU autoencoder, its loss, exact gradient and proxy gradient.
+expectation
+    The closed-form expected proxy gradient and Lemma 5.2's decomposition.
+estimators
+    A fast exact mean-gradient estimator that exploits sparse codes (the simulations chapter).
+autodiff
+    Reference gradients by TensorFlow automatic differentiation.
+theory, experiments
+    The formulas of the theorems, and the experiments behind every figure and table, per chapter.
+training, recovery, baselines
+    Training by gradient descent, the dictionary-recovery metric, and the baseline learners.
+mnist
+    MNIST loading and the tied-weight Keras autoencoders of Sec. 1.1.
+plots, scale, claims, cli
+    Figure style, ``BOOK_SCALE`` sizes, the claims ledger, and ``python -m lib``.
 """
 
 __version__ = "0.1.0"
