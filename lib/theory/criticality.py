@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from lib import _validate as check
+from lib.theory import support
 
 __all__ = [
     "predicted_rate",
@@ -76,15 +77,12 @@ def theorem_bias(h: object, p: float, delta: object, mu: object, m1: float, pref
     :math:`|\langle W_i, A^*_j\rangle|`, :math:`j\ne i`.  ``prefactor`` is :math:`c` (the paper's
     Sec. 6 uses a smaller one).
     """
-    delta = np.asarray(delta, dtype=np.float64)
-    if not np.all(np.isfinite(delta)) or np.any(delta < 0):
-        raise ValueError("delta must be finite and >= 0")
     mu = np.asarray(mu, dtype=np.float64)
     if not np.all(np.isfinite(mu)) or np.any(mu < 0) or np.any(mu > 1):
         raise ValueError("mu must lie in [0, 1]")
-    m1 = check.real(m1, "m1", minimum=0.0)
     prefactor = check.real(prefactor, "prefactor", minimum=0.0, strict_min=True)
-    return prefactor * m1 * _h_array(h) ** check.exponent(p) * (delta + mu)
+    K = _h_array(h) ** check.exponent(p)
+    return np.asarray(support.bias(m1, K, support.inner_product_bound(delta, mu), prefactor))
 
 
 def k1_coefficients(W: np.ndarray, A: np.ndarray, eps: float | np.ndarray, m1: float, m2: float) -> tuple[np.ndarray, np.ndarray]:
