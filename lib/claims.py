@@ -3,6 +3,18 @@
 A chapter calls :func:`record` once per claim, right after computing it.  Each record is a small
 JSON file under ``results/claims/`` (or ``$BOOK_RESULTS/claims/``), written at build time, so the
 summary page is generated from what the chapters computed in the same build, never typed by hand.
+
+Vocabulary
+----------
+source
+    ``"paper"`` (the paper's own text says it), ``"reconstruction"`` (a step or constant the book
+    reconstructs where the paper's mathematics was lost, see the appendix), ``"book"`` (this book's
+    own finding or inference).
+status
+    ``"holds"`` (the check passed, a finite statement), ``"consistent"`` (the check passed for an
+    asymptotic statement: consistent at the sizes tested, not proven), ``"differs"`` (did not hold;
+    the chapter explains why and asserts its explanation) and ``"fails"`` (did not hold, unexplained:
+    the chapter's assert then fails the build).
 """
 
 from __future__ import annotations
@@ -13,9 +25,13 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from lib import scale as _scale
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+SOURCES = ("paper", "reconstruction", "book")
+STATUSES = ("holds", "consistent", "differs", "fails")
 
 
 @dataclass(frozen=True)
@@ -27,21 +43,24 @@ class Claim:
     claim_id : str
         Stable identifier, e.g. ``"thm3.1-false-positives"``.
     claim : str
-        The claim in a few words (e.g. "Theorem 3.1: off-support units stay off").
+        The claim in a few words (e.g. "Theorem 3.1: off-support units stay off"); may hold MyST math.
     source : str
-        ``"paper"`` for a claim of the paper, ``"ours"`` for one this book adds.
+        One of :data:`SOURCES`.
+    criterion : str
+        What the check asserts, in words and numbers (the tolerance it uses).
     measured : str
         What the chapter measured, formatted for display.
     paper : str
         The paper's number where it gives one, else ``""``.
     held : bool
-        Whether the claim held in this build.
+        Whether the check passed in this build.
+    asymptotic : bool
+        Whether the claim is asymptotic (in ``h``), so a pass only means "consistent at the sizes tested".
     explanation : str
-        For a claim of the paper that did not reproduce: why, in a sentence, with the chapter's own
-        evidence (asserted there).  A claim that failed *without* an explanation is a failure of the
-        build; one with an explanation is a documented difference from the paper.
+        For a claim that did not hold: why, in a sentence, with the chapter's own evidence (asserted
+        there).  Without one, a claim that did not hold is a failure of the build.
     chapter : str
-        Document name of the chapter (e.g. ``"book/03_support_recovery"``), for the link.
+        Document name of the chapter (e.g. ``"book/02_support_recovery"``), for the link.
     label : str
         MyST label of the section that shows the evidence.
     scale : str
@@ -51,9 +70,11 @@ class Claim:
     claim_id: str
     claim: str
     source: str
+    criterion: str
     measured: str
     paper: str
     held: bool
+    asymptotic: bool
     chapter: str
     label: str
     scale: str
@@ -61,10 +82,10 @@ class Claim:
 
     @property
     def status(self) -> str:
-        """``"held"``, ``"differs"`` (did not hold, explained) or ``"failed"`` (did not hold, unexplained)."""
+        """One of :data:`STATUSES` (see the module docstring)."""
         if self.held:
-            return "held"
-        return "differs" if self.explanation else "failed"
+            return "consistent" if self.asymptotic else "holds"
+        return "differs" if self.explanation else "fails"
 
 
 def results_dir() -> Path:
@@ -73,16 +94,46 @@ def results_dir() -> Path:
     return Path(root) if root else Path(__file__).resolve().parents[1] / "results"
 
 
+def _text(name: str, value: object, *, required: bool = True) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if required and not value.strip():
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool (True or False), got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 def record(
-    claim_id: str, claim: str, *, measured: str, held: bool, chapter: str, label: str,
-    paper: str = "", source: str = "paper", explanation: str = "",
+    claim_id: str, claim: str, *, source: str, criterion: str = "", measured: str, held: bool,
+    chapter: str, label: str, paper: str = "", asymptotic: bool = False, explanation: str = "",
 ) -> Claim:
-    """Write one claim to the ledger and return it (see :class:`Claim` for the fields)."""
+    """Write one claim to the ledger and return it (see :class:`Claim` for the fields).
+
+    Raises
+    ------
+    TypeError
+        If a text field is not a ``str`` or ``held``/``asymptotic`` is not a bool.
+    ValueError
+        If ``claim_id`` is malformed, ``source`` is not one of :data:`SOURCES`, or a required text
+        field (``claim``, ``measured``, ``chapter``, ``label``) is empty.
+    """
+    _text("claim_id", claim_id)
     if not _ID.match(claim_id):
         raise ValueError(f"claim_id must match {_ID.pattern}, got {claim_id!r}")
-    if source not in ("paper", "ours"):
-        raise ValueError(f"source must be 'paper' or 'ours', got {source!r}")
-    entry = Claim(claim_id, claim, source, measured, paper, bool(held), chapter, label, _scale.current().name, explanation)
+    _text("source", source)
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
+    for name, value in (("claim", claim), ("measured", measured), ("chapter", chapter), ("label", label)):
+        _text(name, value)
+    for name, value in (("criterion", criterion), ("paper", paper), ("explanation", explanation)):
+        _text(name, value, required=False)
+    entry = Claim(claim_id, claim, source, criterion, measured, paper, _flag("held", held),
+                  _flag("asymptotic", asymptotic), chapter, label, _scale.current().name, explanation)
     folder = results_dir() / "claims"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{claim_id}.json").write_text(json.dumps(asdict(entry), indent=1))
