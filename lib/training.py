@@ -30,7 +30,8 @@ from scipy import sparse
 from tqdm import tqdm  # text bars on stderr: an executed notebook stores no widget state
 
 from lib import _validate as check
-from lib import autoencoder, model as _model
+from lib import autoencoder, estimators, model as _model
+from lib.estimators.gradient import masked_csr
 from lib.recovery import Recovery, align, column_distances, recovery
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "BiasRamp",
     "Batch",
     "draw_batch",
-    "structured_gradient",
     "masked_csr",
     "History",
     "TrainingResult",
@@ -178,59 +178,11 @@ def draw_batch(model: _model.SparseCodingModel, N: int, rng: np.random.Generator
     return Batch(codes, np.asarray(codes @ model.A.T))
 
 
-def masked_csr(values: np.ndarray, mask: np.ndarray) -> sparse.csr_array:
-    """The entries of ``values`` where ``mask`` holds, as a CSR array of the same shape."""
-    indptr = np.concatenate(([0], np.cumsum(mask.sum(axis=1))))
-    return sparse.csr_array((values[mask], np.nonzero(mask)[1], indptr), shape=values.shape)
-
-
-def _pair_dots(W: np.ndarray, E: np.ndarray, units: np.ndarray, samples: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """:math:`\\langle W_i, e_s\\rangle` for the pairs ``(units[p], samples[p])``, in chunks to bound memory."""
-    out = np.empty(units.size)
-    for start in range(0, units.size, chunk):
-        part = slice(start, start + chunk)
-        out[part] = np.einsum("pn,pn->p", np.take(W, units[part], axis=0), np.take(E, samples[part], axis=0))
-    return out
-
-
-def structured_gradient(W: np.ndarray, A: np.ndarray, batch: Batch, eps: float | np.ndarray) -> np.ndarray:
-    r"""The exact mean gradient :func:`lib.autoencoder.gradient` on ``batch``, computed through the sparse codes.
-
-    With :math:`M = WA^*` (one :math:`h\times n\times h` product per step),
-
-    .. math::
-
-        u_s = Mx^*_s - \epsilon,\quad r_s = \mathrm{ReLU}(u_s),\quad e_s = W^\top r_s - y_s,
-
-    and :math:`\nabla_W\hat L = \frac1N\sum_s \big[r_se_s^\top + (\mathbb 1[u_s>0]\odot We_s)\,y_s^\top\big]`,
-    the formula of :func:`lib.autoencoder.gradient`; :math:`(We_s)_i = \langle W_i, e_s\rangle` is
-    needed for the active units only.  Only the active units of each sample enter the sums, so a
-    step costs :math:`O(h^2 n + Nkh + \mathrm{nnz}(r)\,n)` instead of :math:`O(hnN)`.  When more
-    than an eighth of the units fire, the dense formula is cheaper and is used.  The two agree to
-    rounding (tested).
-
-    Parameters
-    ----------
-    W : numpy.ndarray
-        Encoder ``(h, n)``.
-    A : numpy.ndarray
-        The dictionary ``(n, h)`` that generated ``batch``.
-    batch : Batch
-    eps : float or numpy.ndarray
-        Bias, scalar or ``(h,)``.
-    """
-    W = check.matrix(W, "W")
-    A = check.matrix(A, "A", shape=(W.shape[1], W.shape[0]))
-    e = check.bias(eps, W.shape[0])[:, 0]
-    U = batch.codes @ (A.T @ W.T) - e  # (N, h): row s is u_s^T
-    active = U > 0
-    if active.sum() > active.size / 8:
-        return autoencoder.gradient(W, batch.Y, e)
-    R = masked_csr(U, active)
-    E = R @ W - batch.signals  # (N, n): row s is e_s^T
-    rows = np.repeat(np.arange(batch.size), np.diff(R.indptr))
-    WE = sparse.csr_array((_pair_dots(W, E, R.indices, rows), R.indices, R.indptr), shape=R.shape)
-    return (R.T @ E + WE.T @ batch.signals) / batch.size
+def _batch_gradient(W: np.ndarray, A: np.ndarray, batch: Batch, eps: np.ndarray) -> np.ndarray:
+    """The exact mean gradient on ``batch`` by :func:`lib.estimators.structured_gradient`'s direct path (its codes and signals)."""
+    support = batch.codes.indices.reshape(batch.size, -1)
+    values = batch.codes.data.reshape(batch.size, -1)
+    return estimators.structured_gradient(W, A, support, values, eps, signals=batch.signals, path="direct")
 
 
 # --------------------------------------------------------------------------- history
@@ -399,7 +351,7 @@ def train(
     eval_set : Batch or None
         Held-out samples for the checkpoints (default: 2048 fresh samples).
     structured : bool
-        Compute the exact gradient by :func:`structured_gradient` (fast); ``False`` calls
+        Compute the exact gradient by :func:`lib.estimators.structured_gradient` (fast); ``False`` calls
         :func:`lib.autoencoder.gradient` on the dense signals (same values, slower).
     progress : bool
         Show a tqdm bar.
@@ -428,7 +380,7 @@ def train(
         nonlocal W
         batch, e = next(batches), _bias_at(eps, t, model.h)
         update.lr = lr * decay ** max(t - hold, 0)
-        W = W - update(structured_gradient(W, A, batch, e) if structured else autoencoder.gradient(W, batch.Y, e))
+        W = W - update(_batch_gradient(W, A, batch, e) if structured else autoencoder.gradient(W, batch.Y, e))
         if not np.all(np.isfinite(W)):
             raise FloatingPointError(f"training diverged at step {t} (W is not finite); lower lr (now {update.lr:g})")
 

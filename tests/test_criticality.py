@@ -5,7 +5,7 @@ from itertools import combinations, product
 import numpy as np
 import pytest
 
-from lib import autoencoder, expectation, model
+from lib import autoencoder, estimators, expectation, model
 from lib.experiments import criticality as ex
 from lib.theory import criticality as th
 
@@ -134,17 +134,17 @@ def test_hadamard_dictionary_has_coherence_one_over_root_n():
 
 
 def _twin_samples(h, k, N, batches, seed, low=1.0, high=2.0):
-    """The codes monte_carlo_gradient draws with default_rng(seed): one sample_sparse_codes call per batch."""
+    """The codes sampled_gradient draws with default_rng(seed): one sample_sparse_codes call per batch."""
     rng = np.random.default_rng(seed)
     parts = [model.sample_sparse_codes(h, k, N // batches, rng, low, high) for _ in range(batches)]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-@pytest.mark.parametrize("kind", ex.KINDS)
+@pytest.mark.parametrize("kind", estimators.KINDS)
 def test_monte_carlo_mean_is_the_exact_mean_gradient_on_its_samples(instance, kind):
     A, W = instance
     h, k, N, B, eps = 16, 3, 600, 4, 0.4
-    est = ex.monte_carlo_gradient(W, A, k, eps, N, np.random.default_rng(9), batches=B, kind=kind, second_moment=True)
+    est = estimators.sampled_gradient(W, A, k, eps, N, np.random.default_rng(9), batches=B, kind=kind, second_moment=True)
     support, values = _twin_samples(h, k, N, B, 9)
     X = np.zeros((h, N))
     X[support.T, np.arange(N)] = values.T
@@ -161,7 +161,7 @@ def test_monte_carlo_mean_is_the_exact_mean_gradient_on_its_samples(instance, ki
 
 def test_monte_carlo_agrees_with_the_closed_form_within_its_errors(instance, rng):
     A, W = instance
-    est = ex.monte_carlo_gradient(W, A, 2, 0.4, 40000, rng, kind="proxy", batches=20)
+    est = estimators.sampled_gradient(W, A, 2, 0.4, 40000, rng, kind="proxy", batches=20)
     exact = expectation.expected_proxy_gradient(W, A, 2, 0.4, M1, M2)
     rms = np.sqrt(np.vdot(exact, exact) / 16)
     assert abs(est.rms - rms) < 4 * est.rms_se
@@ -176,7 +176,7 @@ def test_bias_corrected_norm_removes_the_upward_bias(instance, rng):
     target = np.vdot(exact, exact) / 16
     corrected, naive = [], []
     for _ in range(40):  # small N: the plain squared norm of the mean is visibly biased upward
-        est = ex.monte_carlo_gradient(W, A, 2, 0.4, 300, rng, kind="proxy", batches=10)
+        est = estimators.sampled_gradient(W, A, 2, 0.4, 300, rng, kind="proxy", batches=10)
         corrected.append(est.rms**2)
         naive.append(np.vdot(est.mean, est.mean) / 16)
     corrected, naive = np.array(corrected), np.array(naive)
@@ -267,4 +267,4 @@ def test_monte_carlo_validation(instance, kwargs, match):
     A, W = instance
     args = {"N": 100, "rng": np.random.default_rng(0), **kwargs}
     with pytest.raises((ValueError, TypeError), match=match):
-        ex.monte_carlo_gradient(W, A, 2, 0.4, args.pop("N"), args.pop("rng"), **args)
+        estimators.sampled_gradient(W, A, 2, 0.4, args.pop("N"), args.pop("rng"), **args)

@@ -253,3 +253,33 @@ def test_validation(rng):
     five = estimators.batched_gradient(structure, support, values, batches=5)
     with pytest.raises(ValueError, match="batches"):
         estimators.row_norm_statistics([four, five])
+
+
+@pytest.mark.parametrize("path", ["auto", "direct", "sums"])
+@pytest.mark.parametrize("N", [40, 600])  # auto: direct below 2h samples, sums above
+def test_both_paths_equal_the_dense_formula(rng, path, N):
+    A, W, support, values, X = _problem(rng, k=2, N=N)
+    dense = autoencoder.gradient(W, A @ X, 0.3)
+    fast = estimators.structured_gradient(W, A, support, values, 0.3, path=path)
+    assert np.max(np.abs(fast - dense)) < TOL * max(1.0, np.max(np.abs(dense)))
+    with_signals = estimators.structured_gradient(W, A, support, values, 0.3, path=path, signals=(A @ X).T)
+    assert np.max(np.abs(with_signals - fast)) < TOL
+
+
+def test_proxy_sums_equal_the_proxy_gradient(rng):
+    A, W, support, values, X = _problem(rng, k=3, N=300)
+    structure = estimators.GradientStructure.of(W, A, 0.4)
+    proxy = estimators.accumulate(structure, support, values, proxy=True, chunk=41)
+    Y = A @ X
+    assert np.max(np.abs(proxy.gradient(structure) - autoencoder.proxy_gradient(W, Y, X, 0.4))) < TOL
+    assert proxy.recovered == int(np.sum(autoencoder.support_recovered(W, Y, X, 0.4)))
+
+
+def test_path_and_proxy_validation(rng):
+    A, W, support, values, _ = _problem(rng)
+    with pytest.raises(ValueError, match="path"):
+        estimators.structured_gradient(W, A, support, values, 0.3, path="fast")
+    with pytest.raises(ValueError, match="signals"):
+        estimators.structured_gradient(W, A, support, values, 0.3, signals=np.zeros((3, 16)))
+    with pytest.raises(TypeError, match="proxy"):
+        estimators.accumulate(estimators.GradientStructure.of(W, A, 0.3), support, values, proxy=1)

@@ -7,210 +7,24 @@ Two ways to get an expected gradient, and every result says which it used:
   gradient; it is also the expected *true* gradient wherever
   :func:`lib.theory.criticality.recovery_margins` certifies that the ReLU layer recovers every
   support.
-* **Monte Carlo** (:func:`monte_carlo_gradient`): the mean over sampled codes, with batch-means
-  standard errors and a bias-corrected row norm.  It uses the structure of the data (MATH.md §4,
-  ESTIMATORS.md): with :math:`U = MX - \epsilon`, :math:`R = \mathrm{ReLU}(U)`, the per-sample
-  gradient is :math:`r\hat y^\top + t\,y^\top` with :math:`t = \mathbb 1\odot(Gr - 2u - \epsilon)`,
-  so the batch mean is :math:`(CW + TA^{*\top})/N` with the sparse :math:`h\times h` matrices
-  :math:`C = \sum rr^\top` and :math:`T = \sum t\,x^\top`; no :math:`n\times N` signal matrix is formed.
+* **Monte Carlo** (:func:`lib.estimators.sampled_gradient`): the mean over sampled codes, with
+  batch-means standard errors and a bias-corrected row norm, computed from the structure of the
+  data (:mod:`lib.estimators`); no :math:`n\times N` signal matrix is formed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations, product
 
 import numpy as np
-import scipy.sparse as sp
 from tqdm import tqdm  # text bars on stderr: an executed notebook stores no widget state
 
 from lib import _validate as check
 from lib import autodiff, autoencoder, expectation, model
+from lib.estimators import GradientEstimate, sampled_gradient
 from lib.model import hadamard_dictionary, uniform_moments
 from lib.theory import criticality as theory
-
-KINDS = ("true", "proxy", "gap")
-
-
-
-# --------------------------------------------------------------------------- Monte Carlo
-
-
-@dataclass(frozen=True)
-class GradientEstimate:
-    r"""A Monte Carlo estimate of an expected gradient (true, proxy, or their difference).
-
-    Attributes
-    ----------
-    mean : numpy.ndarray
-        Sample mean, shape ``(h, n)``.
-    entry_se : numpy.ndarray
-        Batch-means standard error of every entry, shape ``(h, n)``.
-    rms : float
-        Bias-corrected root-mean-square row norm :math:`\sqrt{\|\mathbb E g\|_F^2/h}`: the squared
-        norm is estimated by the cross-batch products :math:`\sum_{b\ne c}\langle g_b, g_c\rangle`,
-        which, unlike :math:`\|\bar g\|^2`, carry no upward sampling bias.
-    rms_se : float
-        Jackknife (delete-one-batch) standard error of ``rms``.
-    failure_rate : float
-        Fraction of samples on which the ReLU layer did not recover the support exactly.
-    second_moment : float
-        Mean over samples of :math:`\|\nabla L - \widetilde\nabla L\|_F^2` per sample (Appendix A);
-        0 unless requested.
-    samples : int
-    """
-
-    mean: np.ndarray
-    entry_se: np.ndarray
-    rms: float
-    rms_se: float
-    failure_rate: float
-    second_moment: float
-    samples: int
-
-
-def _sparse_codes(h: int, support: np.ndarray, values: np.ndarray) -> sp.csc_matrix:
-    """The codes ``(support, values)`` of :func:`lib.model.sample_sparse_codes` as a sparse ``(h, N)`` matrix."""
-    N, k = support.shape
-    return sp.csc_matrix((values.ravel(), support.ravel(), np.arange(0, N * k + 1, k)), shape=(h, N))
-
-
-def _masked_parts(U: np.ndarray, mask: np.ndarray, G: np.ndarray, e: np.ndarray) -> tuple[sp.csc_matrix, sp.csc_matrix]:
-    r"""Sparse :math:`R = \mathbb 1\odot U` and :math:`T_w = \mathbb 1\odot(GR - 2U - \epsilon)` for one mask."""
-    rows, cols = np.nonzero(mask)
-    R = sp.csc_matrix((U[rows, cols], (rows, cols)), shape=U.shape)
-    GR = np.asarray((R.T @ G))  # (N, h): row s is G r_s (G symmetric)
-    t = GR[cols, rows] - 2 * U[rows, cols] - e[rows]
-    return R, sp.csc_matrix((t, (rows, cols)), shape=U.shape)
-
-
-def _gap_second_moment(W: np.ndarray, A: np.ndarray, X: sp.csc_matrix, true: tuple, proxy: tuple, failed: np.ndarray) -> float:
-    r"""Sum over failed samples of :math:`\|r\hat y^\top - \tilde r\hat{\tilde y}^\top + (t - \tilde t)y^\top\|_F^2`.
-
-    Each term is :math:`\|PQ^\top\|_F^2 = \sum_{ab}(P^\top P)_{ab}(Q^\top Q)_{ab}` with
-    :math:`P = [r, \tilde r, t-\tilde t]` and :math:`Q = [W^\top r, -W^\top\tilde r, y]`.
-    """
-    if not failed.any():
-        return 0.0
-    (R, Tw), (Rp, Twp) = true, proxy
-    left = [R[:, failed].toarray(), Rp[:, failed].toarray(), (Tw - Twp)[:, failed].toarray()]
-    right = [W.T @ left[0], -(W.T @ left[1]), np.asarray(A @ X[:, failed].toarray())]
-    return float(sum(
-        np.sum(np.einsum("hs,hs->s", left[a], left[b]) * np.einsum("ns,ns->s", right[a], right[b]))
-        for a in range(3) for b in range(3)
-    ))
-
-
-def _batch(
-    W: np.ndarray, A: np.ndarray, MT: np.ndarray, G: np.ndarray, k: int, e: np.ndarray,
-    low: float, high: float, N: int, rng: np.random.Generator, with_moment: bool,
-) -> tuple[dict, int, float]:
-    """One batch: sparse (C, T) sums for the true and proxy gradients, the failures and the gap's second moment."""
-    h = W.shape[0]
-    support, values = model.sample_sparse_codes(h, k, N, rng, low, high)
-    X = _sparse_codes(h, support, values)
-    U = (sum(MT[support[:, t]] * values[:, t, None] for t in range(k)) - e).T  # U = MX - eps, rows of M^T gathered
-    true_mask = U > 0
-    proxy_mask = np.zeros_like(true_mask)
-    proxy_mask[support.T, np.arange(N)] = True
-    parts = {"true": _masked_parts(U, true_mask, G, e), "proxy": _masked_parts(U, proxy_mask, G, e)}
-    failed = np.any(true_mask != proxy_mask, axis=0)
-    moment = _gap_second_moment(W, A, X, parts["true"], parts["proxy"], failed) if with_moment else 0.0
-    sums = {name: (R @ R.T, Tw @ X.T) for name, (R, Tw) in parts.items()}
-    return sums, int(failed.sum()), moment
-
-
-def _batch_gradient(sums: dict, kind: str, W: np.ndarray, AT: np.ndarray, N: int) -> np.ndarray:
-    """The batch mean :math:`(CW + TA^{*\top})/N` of the true or proxy gradient, or of their difference."""
-    if kind == "gap":
-        C = sums["true"][0] - sums["proxy"][0]
-        T = sums["true"][1] - sums["proxy"][1]
-    else:
-        C, T = sums[kind]
-    return (np.asarray(C @ W) + np.asarray(T @ AT)) / N
-
-
-def _summarise(batch_gradient: Callable[[int], np.ndarray], B: int, h: int) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Mean, entry standard errors, bias-corrected RMS row norm and its jackknife standard error.
-
-    ``batch_gradient(b)`` returns the mean gradient of batch ``b``; it is called twice per batch
-    (the second pass gives the products with the total), so only three ``(h, n)`` arrays are held.
-    """
-    S1, S2, norms = 0.0, 0.0, np.zeros(B)
-    for b in range(B):
-        g = batch_gradient(b)
-        S1, S2, norms[b] = S1 + g, S2 + g * g, np.vdot(g, g)
-    cross = np.array([np.vdot(batch_gradient(b), S1) for b in range(B)])
-    mean = S1 / B
-    entry_se = np.sqrt(np.maximum(S2 / B - mean**2, 0.0) / (B - 1))
-    total = float(np.vdot(S1, S1))
-    unbiased = (total - norms.sum()) / (B * (B - 1))  # sum over b != c of <g_b, g_c>, averaged
-    leave_out = (total - 2 * cross + norms - (norms.sum() - norms)) / ((B - 1) * (B - 2))
-    se_sq = np.sqrt((B - 1) / B * np.sum((leave_out - leave_out.mean()) ** 2))
-    if unbiased > 0:
-        return mean, entry_se, float(np.sqrt(unbiased / h)), float(se_sq / (2 * np.sqrt(unbiased * h)))
-    return mean, entry_se, 0.0, float(np.sqrt(se_sq / h))
-
-
-def monte_carlo_gradient(
-    W: np.ndarray,
-    A: np.ndarray,
-    k: int,
-    eps: float | np.ndarray,
-    N: int,
-    rng: np.random.Generator,
-    *,
-    low: float = 1.0,
-    high: float = 2.0,
-    batches: int = 10,
-    kind: str = "true",
-    second_moment: bool = False,
-) -> GradientEstimate:
-    r"""Monte Carlo estimate of :math:`\mathbb E\nabla L`, :math:`\mathbb E\widetilde\nabla L` or their difference.
-
-    Draws ``N`` codes (``batches`` batches of ``N // batches``) with uniform ``k``-subsets and
-    i.i.d. ``U[low, high]`` nonzeros, and averages the exact per-sample gradient (``kind="true"``,
-    :func:`lib.autoencoder.gradient`), the proxy gradient (``"proxy"``,
-    :func:`lib.autoencoder.proxy_gradient`) or the difference ``"gap"``
-    :math:`\nabla L - \widetilde\nabla L`, which vanishes on every sample whose support is recovered.
-
-    Parameters
-    ----------
-    W, A, k, eps
-        Encoder ``(h, n)``, dictionary ``(n, h)``, support size, bias.
-    N : int
-        Number of samples, ``N >= 3 * batches``.
-    rng : numpy.random.Generator
-    low, high : float
-        :math:`m_{\min}, m_{\max}`.
-    batches : int
-        Number of batches for the standard errors, ``>= 3``.
-    kind : {"true", "proxy", "gap"}
-    second_moment : bool
-        Also estimate :math:`\mathbb E\|\nabla L-\widetilde\nabla L\|_F^2` per sample (costs
-        :math:`O(hn)` per failed sample).
-    """
-    W, A, k, e = theory.check_instance(W, A, k, eps)
-    h = W.shape[0]
-    batches = check.integer(batches, "batches", minimum=3)
-    N = check.integer(N, "N", minimum=3 * batches)
-    rng = check.generator(rng)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    low, high = theory.check_values(low, high)
-    MT, G = A.T @ W.T, W @ W.T
-    size = N // batches
-    results = [_batch(W, A, MT, G, k, e, low, high, size, rng, second_moment) for _ in range(batches)]
-    AT = np.ascontiguousarray(A.T)
-    mean, entry_se, rms, rms_se = _summarise(lambda b: _batch_gradient(results[b][0], kind, W, AT, size), batches, h)
-    total = size * batches
-    return GradientEstimate(
-        mean, entry_se, rms, rms_se,
-        failure_rate=sum(f for _, f, _ in results) / total,
-        second_moment=sum(m for _, _, m in results) / total,
-        samples=total,
-    )
 
 
 # --------------------------------------------------------------------------- a small instance
@@ -260,7 +74,7 @@ class AutodiffComparison:
         :func:`two_point_values` (exhaustive, so exact).
     numpy_exact : numpy.ndarray
         :func:`lib.autoencoder.gradient` on the same enumerated data.
-    monte_carlo : GradientEstimate
+    monte_carlo : lib.estimators.GradientEstimate
         The proxy gradient averaged over sampled codes with ``U[low, high]`` nonzeros.
     certified : bool
         Whether :func:`lib.theory.criticality.recovery_margins` certifies exact recovery for the
@@ -298,7 +112,7 @@ def autodiff_comparison(
         closed_form=expectation.expected_proxy_gradient(W, A, k, eps, m1, m2),
         autodiff=autodiff.tf_gradient(W, Y, eps),
         numpy_exact=autoencoder.gradient(W, Y, eps),
-        monte_carlo=monte_carlo_gradient(W, A, k, eps, N, rng, low=low, high=high, batches=batches, kind="proxy"),
+        monte_carlo=sampled_gradient(W, A, k, eps, N, rng, low=low, high=high, batches=batches, kind="proxy"),
         certified=bool(on_min.min() > 0 and off_max.max() <= 0),
         samples=X.shape[1],
     )
@@ -421,7 +235,7 @@ def criticality_sweep(
             out["e_norm"][a, b, j] = np.linalg.norm(e, axis=1).mean()
             certified[a, b, j + 1] = _certified(W, A, k, eps, low, high)
             if j == 0:
-                est = monte_carlo_gradient(W, A, k, eps, N, rng, low=low, high=high, batches=batches)
+                est = sampled_gradient(W, A, k, eps, N, rng, low=low, high=high, batches=batches)
                 out["mc"][a, b], out["mc_se"][a, b], out["mc_failure"][a, b] = est.rms, est.rms_se, est.failure_rate
         frozen_delta, frozen_eps = float(out["delta"][a, -1]), float(out["eps"][a, -1])
         W = model.perturb_columns(A, frozen_delta, rng)
@@ -490,7 +304,7 @@ def proxy_gap_sweep(
         delta = float(theory.ball_radius(h, p, nu))
         eps = float(theory.theorem_bias(h, p, delta, 1 / np.sqrt(h // 2), m1, prefactor))
         W = model.perturb_columns(A, delta, rng)
-        est = monte_carlo_gradient(W, A, k, eps, N, rng, low=low, high=high, batches=batches, kind="gap", second_moment=True)
+        est = sampled_gradient(W, A, k, eps, N, rng, low=low, high=high, batches=batches, kind="gap", second_moment=True)
         out["eps"][b] = eps
         out["failure"][b] = est.failure_rate
         out["failure_se"][b] = np.sqrt(est.failure_rate * (1 - est.failure_rate) / est.samples)
