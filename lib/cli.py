@@ -4,27 +4,53 @@ Examples
 --------
 ``python -m lib table1 --scale paper --out table1.csv``
     Table 1 (every cell, ours beside the paper's) at the sizes of ``BOOK_SCALE=paper``.
+``python -m lib table1 --scale large --workers 2 --checkpoint ckpt --out table1.parquet``
+    The same at ``large`` on a local Dask cluster of two worker processes; rerunning after an
+    interruption resumes from the finished cells in ``ckpt/``.
 ``python -m lib landscape --h 1024 --p 0.01 --out landscape.csv``
     Loss, average gradient norm and active units along ``t -> A* + t Delta`` (Figures 1-6).
 
-Both show a progress bar on stderr.  A bad argument prints one line, ``python -m lib: error: ...``,
-on stderr and exits with status 2.
+Every command accepts ``--workers N`` (a local Dask cluster) or ``--scheduler ADDRESS`` (an
+existing one; default: ``BOOK_WORKERS`` / ``DASK_SCHEDULER_ADDRESS``, else serial), and
+``--checkpoint DIR``.  ``--out`` ends in ``.csv`` (provenance in ``#`` comment lines: read it with
+``pandas.read_csv(path, comment="#")``) or ``.parquet`` (provenance in the schema metadata under
+``lib.provenance``).  ``--scale`` defaults to ``BOOK_SCALE`` when it is set.
+
+Everything is checked before any computing, ``--out`` included (a temporary file is created in its
+folder); the result is written atomically (a temporary file, then a rename), so an existing file is
+never left half-written.  A bad argument, an impossible size (a memory estimate above what a
+worker has) or an unreachable scheduler prints one line, ``python -m lib: error: ...``, on stderr and
+exits with status 2; Ctrl-C prints one line and exits with status 130.  A progress bar runs on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
+import json
+import math
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from importlib import resources
 
 import numpy as np
+import pandas as pd
 
+import lib
+from lib import _validate as check
+from lib import execution
 from lib import scale as scales
 from lib.experiments import simulations
 
+__all__ = ["UsageError", "build_parser", "main"]
+
 PROG = "python -m lib"
 DEFAULTS = simulations.Settings()
+FORMATS = (".csv", ".parquet")
 
 
 class UsageError(Exception):
@@ -36,28 +62,81 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _settings_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("unrecovered settings of Sec. 6 (defaults: the book's)")
-    group.add_argument("--n-fraction", type=float, default=DEFAULTS.n_fraction, help="n = round(n_fraction * h)")
-    group.add_argument("--delta", type=float, default=DEFAULTS.delta, help="column-wise distance of the random points")
-    group.add_argument("--prefactor", type=float, default=DEFAULTS.prefactor,
-                       help="c in eps = c * 2 m1 h^p (delta + coherence)")
-    group.add_argument("--low", type=float, default=DEFAULTS.low, help="smallest nonzero value")
-    group.add_argument("--high", type=float, default=DEFAULTS.high, help="largest nonzero value")
-    group.add_argument("--rounding", choices=("round", "floor", "ceil"), default=DEFAULTS.rounding,
-                       help="how h^p becomes the support size")
-    parser.add_argument("--seed", type=int, default=2018, help="seed of numpy.random.default_rng")
-    parser.add_argument("--out", type=_writable, required=True, help="CSV file to write")
-
-
-def _writable(path: str) -> str:
-    """``--out``: a file in an existing folder (checked before hours of computing, not after)."""
+def _out(path: str) -> str:
+    """``--out``: a new or regular file ending in .csv/.parquet, in a folder where a file can be written."""
+    if not path:
+        raise argparse.ArgumentTypeError("must name a file, got ''")
+    if os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{path!r} is a folder, not a file")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise argparse.ArgumentTypeError(f"{path!r} is not a regular file")
+    if os.path.splitext(path)[1].lower() not in FORMATS:
+        raise argparse.ArgumentTypeError(f"{path!r} must end in {' or '.join(FORMATS)}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise argparse.ArgumentTypeError(f"folder {folder!r} does not exist")
-    if os.path.isdir(path):
-        raise argparse.ArgumentTypeError(f"{path!r} is a folder, not a file")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".lib-cli-", suffix=".tmp") as probe:
+            probe.write(b"0")
+            probe.flush()
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot write in {folder!r}: {error.strerror or error}") from None
     return path
+
+
+def _checkpoint(path: str) -> str:
+    """``--checkpoint``: a folder (created if missing) where files can be written."""
+    if not path:
+        raise argparse.ArgumentTypeError("must name a folder, got ''")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{path!r} exists and is not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".lib-cli-", suffix=".tmp"):
+            pass
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot write in {path!r}: {error.strerror or error}") from None
+    return path
+
+
+def _number(kind: type, *, minimum: float | None = None, strict: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite ``int``/``float`` above ``minimum`` (argparse prefixes the flag to errors)."""
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be finite, got {text}")
+        if minimum is not None and (value <= minimum if strict else value < minimum):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum:g}, got {text}")
+        return value
+    return parse
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("unrecovered settings of Sec. 6 (defaults: the book's)")
+    group.add_argument("--n-fraction", type=_number(float), default=DEFAULTS.n_fraction,
+                       help="n = round(n_fraction * h)")
+    group.add_argument("--delta", type=_number(float), default=DEFAULTS.delta,
+                       help="column-wise distance of the random points")
+    group.add_argument("--prefactor", type=_number(float), default=DEFAULTS.prefactor,
+                       help="c in eps = c * 2 m1 h^p (delta + coherence)")
+    group.add_argument("--low", type=_number(float), default=DEFAULTS.low, help="smallest nonzero value")
+    group.add_argument("--high", type=_number(float), default=DEFAULTS.high, help="largest nonzero value")
+    group.add_argument("--rounding", choices=("round", "floor", "ceil"), default=DEFAULTS.rounding,
+                       help="how h^p becomes the support size")
+    parser.add_argument("--seed", type=_number(int, minimum=0), default=2018,
+                        help="seed of numpy.random.default_rng (>= 0)")
+    parser.add_argument("--out", type=_out, required=True, help="file to write: .csv or .parquet")
+    run = parser.add_argument_group("where the tasks run")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_number(int, minimum=1), default=None,
+                       help="a local Dask cluster of this many worker processes (default: BOOK_WORKERS, else serial)")
+    where.add_argument("--scheduler", default=None,
+                       help="address of an existing Dask scheduler, e.g. tcp://host:8786 (default: DASK_SCHEDULER_ADDRESS)")
+    run.add_argument("--checkpoint", type=_checkpoint, default=None,
+                     help="folder of finished tasks: a rerun resumes from them")
 
 
 def _settings(args: argparse.Namespace) -> simulations.Settings:
@@ -65,27 +144,87 @@ def _settings(args: argparse.Namespace) -> simulations.Settings:
                                 low=args.low, high=args.high, rounding=args.rounding)
 
 
-def _table1(args: argparse.Namespace) -> None:
+def _default_scale() -> str:
+    """``BOOK_SCALE`` when set (a bad value is a usage error naming it), else the book's default."""
+    return str(scales.current()) if os.environ.get(scales.ENV_VAR, "").strip() else scales.DEFAULT_SCALE
+
+
+def _table1(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     sizes = scales.sizes("simulations", args.scale)
+    points = sizes["points"] if args.points is None else args.points
     cells = simulations.table1(
         sizes["h_values"], sizes["p_values"], np.random.default_rng(args.seed), _settings(args),
-        points=sizes["points"] if args.points is None else args.points, batches=sizes["batches"], pilot_per_unit=sizes["pilot_per_unit"],
-        max_samples=sizes["max_samples"])
+        points=points, batches=sizes["batches"], pilot_per_unit=sizes["pilot_per_unit"], max_samples=sizes["max_samples"])
     frame = simulations.table1_frame(cells)
     frame["point_values"] = frame["point_values"].map(lambda values: " ".join(f"{v:.6g}" for v in values))
-    frame.to_csv(args.out, index=False)
+    return frame, {"scale": args.scale, "points": points}
 
 
-def _landscape(args: argparse.Namespace) -> None:
-    if args.steps < 2:
-        raise UsageError(f"--steps must be >= 2, got {args.steps}")
-    if not args.t_max > 0:
-        raise UsageError(f"--t-max must be > 0, got {args.t_max}")
+def _landscape_memory(h: int, n: int, k: int, samples: int, steps: int) -> float:
+    """Bytes: the dictionary, the direction and one structure (``W``, ``WA*``, ``WW^T``), the codes, the columns."""
+    return 8.0 * (6 * h * n + 2 * h * h + 2 * samples * k + 12 * steps)
+
+
+def _landscape(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
+    check.integer(args.h, "--h", minimum=2)
+    check.exponent(args.p, "--p")
+    settings = _settings(args)
+    need = _landscape_memory(args.h, settings.n(args.h), settings.k(args.h, args.p), args.samples, args.steps)
+    limit = execution.Backend().worker_memory()  # the landscape runs in this process
+    if need > limit:
+        raise UsageError(f"--h/--samples/--steps need about {need / 2**30:.3g} GiB but this machine has "
+                         f"{limit / 2**30:.3g} GiB")
+    if args.batches > args.samples:
+        raise UsageError(f"--batches must be <= --samples, got {args.batches} > {args.samples}")
     result = simulations.landscape(
-        args.h, args.p, np.random.default_rng(args.seed), _settings(args),
+        args.h, args.p, np.random.default_rng(args.seed), settings,
         t_values=np.linspace(-args.t_max, args.t_max, args.steps), samples=args.samples, batches=args.batches,
         delta=args.bias_delta)
-    result.frame().to_csv(args.out, index=False)
+    return result.frame(), {}
+
+
+def _code_version() -> str:
+    """``lib.__version__`` and a hash of every source file of ``lib``."""
+    digest = hashlib.sha256()
+    root = resources.files(lib)
+    for path in sorted(str(p) for p in _sources(root)):
+        digest.update(path.encode())
+        digest.update(open(path, "rb").read())
+    return f"{lib.__version__}+{digest.hexdigest()[:12]}"
+
+
+def _sources(folder):
+    for entry in folder.iterdir():
+        if entry.is_dir() and entry.name != "__pycache__":
+            yield from _sources(entry)
+        elif entry.name.endswith(".py"):
+            yield entry
+
+
+def _write(frame: pd.DataFrame, path: str, provenance: dict) -> None:
+    """Write ``frame`` with its provenance to ``path`` atomically (temporary file, then rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle = tempfile.NamedTemporaryFile("w", dir=folder, prefix=".lib-cli-", suffix=".tmp", delete=False,
+                                         newline="", encoding="utf-8")
+    try:
+        with handle:
+            if path.lower().endswith(".parquet"):
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                metadata = {**(table.schema.metadata or {}), b"lib.provenance": json.dumps(provenance).encode()}
+                pq.write_table(table.replace_schema_metadata(metadata), handle.name)
+            else:
+                handle.writelines(f"# {key}={value}\n" for key, value in provenance.items())
+                frame.to_csv(handle, index=False)
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(handle.name)
+        raise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,29 +232,53 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Regenerate the data of the book's simulation chapter (paper Sec. 6).")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{table1,landscape}")
     table = commands.add_parser("table1", help="Table 1: average gradient norm near A* for every (h, p)")
-    table.add_argument("--scale", choices=scales.SCALES, default=scales.DEFAULT_SCALE, help="sizes to use")
-    table.add_argument("--points", type=int, default=None, help="random points per cell (default: the scale's)")
-    _settings_arguments(table)
+    table.add_argument("--scale", choices=scales.SCALES, default=None,
+                       help=f"sizes to use (default: {scales.ENV_VAR} if set, else {scales.DEFAULT_SCALE})")
+    table.add_argument("--points", type=_number(int, minimum=1), default=None,
+                       help="random points per cell (default: the scale's)")
+    _common(table)
     table.set_defaults(run=_table1)
     line = commands.add_parser("landscape", help="loss and gradient norm along t -> A* + t Delta (Figures 1-6)")
-    line.add_argument("--h", type=int, required=True, help="hidden units (and atoms)")
-    line.add_argument("--p", type=float, required=True, help="sparsity exponent, 0 < p < 1")
-    line.add_argument("--t-max", type=float, default=1.5, help="t runs over [-t_max, t_max]")
-    line.add_argument("--steps", type=int, default=41, help="number of t values")
-    line.add_argument("--samples", type=int, default=16384, help="size of the data set")
-    line.add_argument("--batches", type=int, default=8, help="batches of the jackknife")
-    line.add_argument("--bias-delta", type=float, default=None,
+    line.add_argument("--h", type=_number(int, minimum=2), required=True, help="hidden units (and atoms)")
+    line.add_argument("--p", type=_number(float, minimum=0, strict=True), required=True,
+                      help="sparsity exponent, 0 < p < 1")
+    line.add_argument("--t-max", type=_number(float, minimum=0, strict=True), default=1.5,
+                      help="t runs over [-t_max, t_max]")
+    line.add_argument("--steps", type=_number(int, minimum=2), default=41, help="number of t values")
+    line.add_argument("--samples", type=_number(int, minimum=2), default=16384, help="size of the data set")
+    line.add_argument("--batches", type=_number(int, minimum=2), default=8, help="batches of the jackknife")
+    line.add_argument("--bias-delta", type=_number(float, minimum=0), default=None,
                       help="radius that sets the bias (default: --delta; large values give Figures 5-6)")
-    _settings_arguments(line)
-    line.set_defaults(run=_landscape)
+    _common(line)
+    line.set_defaults(run=_landscape, scale=None)
     return parser
 
 
+def _run(args: argparse.Namespace) -> None:
+    """Validate what argparse cannot, choose the backend, compute, and write the result atomically."""
+    if args.command == "table1" and args.scale is None:
+        args.scale = _default_scale()
+    _settings(args)  # the settings' ranges and consistency (high > low), before anything runs
+    if args.scheduler is not None and not args.scheduler.strip():
+        raise UsageError("--scheduler must be an address such as tcp://host:8786, got ''")
+    chosen = execution.configure(workers=args.workers, scheduler=args.scheduler, checkpoint=args.checkpoint)
+    frame, extra = args.run(args)
+    provenance = {"command": args.command, **extra, "seed": args.seed, "code_version": _code_version(),
+                  "backend": chosen.describe(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    _write(frame, args.out, provenance)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 on success, 2 on a bad argument)."""
+    """Run the command line; returns the exit status (0 success, 2 user error, 130 interrupted)."""
     try:
         args = build_parser().parse_args(argv)
-        args.run(args)
+        try:
+            _run(args)
+        finally:
+            execution.shutdown()
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     except (UsageError, ValueError, TypeError, OSError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"{PROG}: error: {message}", file=sys.stderr)

@@ -1,39 +1,63 @@
-"""``python -m lib``: the commands run, write their CSV, and reject bad arguments in one line."""
+"""``python -m lib``: the commands run and write CSV/Parquet with provenance; every user error is one line, exit 2."""
 
+import errno
+import json
+import os
 import subprocess
 import sys
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
+from lib import cli
+from lib.experiments import simulations
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lib", *args], capture_output=True, text=True, timeout=300)
+LINE = ("landscape", "--h", "64", "--p", "0.1", "--steps", "3", "--samples", "256", "--batches", "4")
 
 
-def test_landscape_writes_csv(tmp_path):
+def run(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k not in ("BOOK_WORKERS", "DASK_SCHEDULER_ADDRESS")}
+    return subprocess.run([sys.executable, "-m", "lib", *args], capture_output=True, text=True, timeout=300,
+                          env={**environ, **(env or {})}, cwd=cwd)
+
+
+def provenance(path) -> dict:
+    lines = [line[2:].rstrip("\n") for line in open(path) if line.startswith("# ")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def test_landscape_writes_csv_with_provenance(tmp_path):
     out = tmp_path / "line.csv"
-    result = run("landscape", "--h", "64", "--p", "0.1", "--steps", "3", "--samples", "256", "--batches", "4",
-                 "--out", str(out))
+    result = run(*LINE, "--out", str(out))
     assert result.returncode == 0, result.stderr
-    frame = pd.read_csv(out)
+    frame = pd.read_csv(out, comment="#")
     assert frame["t"].tolist() == [-1.5, 0.0, 1.5]
     assert {"loss", "grad_norm", "noise_floor", "active_fraction"} <= set(frame.columns)
+    header = provenance(out)
+    assert header["command"] == "landscape" and header["seed"] == "2018" and header["backend"] == "serial"
+    assert header["code_version"].startswith("0.1.0+")
+    assert [name for name in os.listdir(tmp_path)] == ["line.csv"]  # no temporary file left
 
 
-def test_table1_writes_csv(tmp_path):
-    out = tmp_path / "table1.csv"
-    result = run("table1", "--scale", "smoke", "--points", "1", "--out", str(out))
+def test_table1_writes_parquet_with_metadata_and_scale_from_environment(tmp_path):
+    out = tmp_path / "table1.parquet"
+    result = run("table1", "--points", "1", "--out", str(out), env={"BOOK_SCALE": "smoke"})
     assert result.returncode == 0, result.stderr
-    frame = pd.read_csv(out)
+    table = pq.read_table(out)
+    frame = table.to_pandas()
     assert len(frame) == 12  # smoke: 3 values of h times the 4 values of p
     assert {"h", "p", "corrected", "standard_error", "noise_floor", "paper", "ratio"} <= set(frame.columns)
+    meta = json.loads(table.schema.metadata[b"lib.provenance"])
+    assert meta["scale"] == "smoke" and meta["points"] == 1 and meta["backend"] == "serial"
     assert "Table 1" in result.stderr  # the progress bar
 
 
 def test_help():
     result = run("--help")
     assert result.returncode == 0 and "table1" in result.stdout and "landscape" in result.stdout
+    result = run("table1", "--help")
+    assert all(flag in result.stdout for flag in ("--workers", "--scheduler", "--checkpoint", "BOOK_SCALE"))
 
 
 @pytest.mark.parametrize("args, words", [
@@ -41,19 +65,89 @@ def test_help():
     (("tabel1",), "invalid choice"),
     (("table1", "--scale", "huge", "--out", "x.csv"), "--scale"),
     (("table1", "--out", "/no/such/folder/x.csv"), "does not exist"),
-    (("table1", "--points", "0", "--scale", "smoke", "--out", "x.csv"), "points"),
+    (("table1", "--out", ""), "--out: must name a file"),
+    (("table1", "--out", "."), "is a folder"),
+    (("table1", "--out", "/dev/full"), "not a regular file"),
+    (("table1", "--out", "x.txt"), ".csv or .parquet"),
+    (("table1", "--points", "0", "--scale", "smoke", "--out", "x.csv"), "--points: must be >= 1"),
+    (("table1", "--seed", "-1", "--out", "x.csv"), "--seed: must be >= 0"),
+    (("table1", "--workers", "0", "--out", "x.csv"), "--workers: must be >= 1"),
+    (("table1", "--workers", "2", "--scheduler", "tcp://h:1", "--out", "x.csv"), "not allowed with"),
+    (("table1", "--scheduler", "", "--out", "x.csv"), "--scheduler"),
+    (("table1", "--checkpoint", "/dev/null", "--out", "x.csv"), "not a folder"),
+    (("table1", "--scale", "smoke", "--points", "100000", "--out", "x.csv"), "needs about"),
     (("landscape", "--p", "0.1", "--out", "x.csv"), "--h"),
-    (("landscape", "--h", "x", "--p", "0.1", "--out", "x.csv"), "invalid int"),
-    (("landscape", "--h", "1", "--p", "0.1", "--out", "x.csv"), "h must be >= 2"),
-    (("landscape", "--h", "64", "--p", "1.5", "--out", "x.csv"), "p must be < 1"),
+    (("landscape", "--h", "x", "--p", "0.1", "--out", "x.csv"), "--h: must be an integer"),
+    (("landscape", "--h", "1", "--p", "0.1", "--out", "x.csv"), "--h: must be >= 2"),
+    (("landscape", "--h", "64", "--p", "1.5", "--out", "x.csv"), "--p must be < 1"),
     (("landscape", "--h", "64", "--p", "0.1", "--steps", "1", "--out", "x.csv"), "--steps"),
+    (("landscape", "--h", "64", "--p", "0.1", "--steps", "1e12", "--out", "x.csv"), "--steps: must be an integer"),
+    (("landscape", "--h", "64", "--p", "0.1", "--t-max", "inf", "--out", "x.csv"), "--t-max: must be finite"),
+    (("landscape", "--h", "64", "--p", "0.1", "--t-max", "nan", "--out", "x.csv"), "--t-max: must be finite"),
+    (("landscape", "--h", "64", "--p", "0.1", "--samples", "1000000000000", "--out", "x.csv"), "need about"),
+    (("landscape", "--h", "10000000", "--p", "0.1", "--out", "x.csv"), "need about"),
     (("landscape", "--h", "64", "--p", "0.1", "--low", "3", "--out", "x.csv"), "high must be > low"),
     (("landscape", "--h", "64", "--p", "0.1", "--delta", "-1", "--out", "x.csv"), "delta"),
 ])
-def test_bad_arguments_give_one_line(tmp_path, args, words):
-    result = subprocess.run([sys.executable, "-m", "lib", *args], capture_output=True, text=True, cwd=tmp_path, timeout=60)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("python -m lib: error:"), result.stderr
+def test_bad_arguments_give_one_line(tmp_path, monkeypatch, capsys, args, words):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(list(args)) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m lib: error:"), lines
     assert words in lines[0]
-    assert "Traceback" not in result.stderr
+    assert os.listdir(tmp_path) == []  # nothing written, not even a temporary file
+
+
+def test_a_bad_argument_is_one_line_from_the_shell(tmp_path):
+    result = run("landscape", "--h", "64", "--p", "0.1", "--seed", "-1", "--out", "x.csv", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "python -m lib: error: argument --seed: must be >= 0, got -1\n"
+
+
+def test_bad_environment_scale_names_the_variable(tmp_path):
+    result = run("table1", "--out", "x.csv", env={"BOOK_SCALE": "huge"}, cwd=tmp_path)
+    assert result.returncode == 2 and "BOOK_SCALE" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_read_only_folder_is_refused_before_computing(tmp_path, monkeypatch):
+    called = []
+    monkeypatch.setattr(simulations, "landscape", lambda *a, **k: called.append(1))
+    monkeypatch.setattr(cli.tempfile, "NamedTemporaryFile", _no_space)
+    assert cli.main([*LINE, "--out", str(tmp_path / "x.csv")]) == 2
+    assert called == []
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path):
+    result = run("table1", "--scale", "smoke", "--scheduler", "tcp://127.0.0.1:9", "--out", "x.csv", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "python -m lib: error: cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 10 s (OSError)"]
+
+
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_failed_write_keeps_the_existing_file(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "line.csv"
+    out.write_text("old results\n")
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    assert cli.main([*LINE, "--out", str(out)]) == 2
+    assert out.read_text() == "old results\n"
+    assert os.listdir(tmp_path) == ["line.csv"]
+    last = capsys.readouterr().err.split("\r")[-1]  # after the progress bar
+    assert last == "python -m lib: error: [Errno 28] No space left on device\n"
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simulations, "landscape", interrupted)
+    assert cli.main([*LINE, "--out", str(tmp_path / "x.csv")]) == 130
+    assert capsys.readouterr().err == "python -m lib: interrupted\n"
+    assert os.listdir(tmp_path) == []

@@ -9,12 +9,19 @@ norm of the empirical mean gradient at random points :math:`W^\top = A^* + \delt
 
 All gradients come from :mod:`lib.estimators`: the structured Monte Carlo estimator with a
 delete-one-batch jackknife (every cell), and the exact expectation for one nonzero per code.
+
+The sweeps (:func:`table1`, :func:`sensitivity`) run their cells through :func:`lib.execution.map_tasks`:
+serial by default, on Dask workers when configured.  Each cell's random stream comes from its
+identity, and the draws a row shares (the dictionary and the random points of one :math:`h`) from
+:func:`lib.execution.task_generator` keyed by :math:`(h, n, \text{points})`, so every backend gives
+the same numbers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from importlib import resources
 
 import numpy as np
@@ -22,7 +29,7 @@ import pandas as pd
 from tqdm import tqdm  # text bars on stderr: an executed notebook stores no widget state
 
 from lib import _validate as check
-from lib import estimators, model
+from lib import estimators, execution, model
 from lib.plots import fit_loglog_slope
 
 __all__ = [
@@ -33,6 +40,7 @@ __all__ = [
     "default_variants",
     "Cell",
     "measure_cell",
+    "cell_memory",
     "table1",
     "table1_frame",
     "SensitivityRow",
@@ -267,11 +275,61 @@ def measure_cell(structures: Sequence[estimators.GradientStructure], p: float, c
     )
 
 
-def _dictionary_and_points(h: int, settings: Settings, points: int, rng: np.random.Generator):
-    """A dictionary, its coherence, and ``points`` unit-column directions :math:`\\Delta`."""
-    n = settings.n(h)
+def _dictionary_and_points(n: int, h: int, points: int, rng: np.random.Generator):
+    """A dictionary ``(n, h)``, its coherence, and ``points`` unit-column directions :math:`\\Delta`."""
     A = model.random_dictionary(n, h, rng)
     return A, model.coherence(A), [model.random_dictionary(n, h, rng) for _ in range(points)]
+
+
+def _sweep_seed(rng: np.random.Generator) -> int:
+    """The seed of a sweep: one draw from the caller's generator."""
+    return int(rng.integers(2**63))
+
+
+@lru_cache(maxsize=4)
+def _shared_draws(seed: int, h: int, n: int, points: int):
+    """The dictionary, its coherence and the directions of row ``h``: the same in every task (and process) that asks."""
+    return _dictionary_and_points(n, h, points, execution.task_generator(seed, {"h": h, "n": n, "points": points}))
+
+
+@lru_cache(maxsize=1)
+def _shared_structures(seed: int, h: int, n: int, points: int, delta: float):
+    """Coherence and the :class:`lib.estimators.GradientStructure` of every point of row ``h`` (computed once per process)."""
+    A, mu, directions = _shared_draws(seed, h, n, points)
+    return mu, [estimators.GradientStructure.of(_line(A, d, delta), A, 0.0) for d in directions]
+
+
+def _forget_shared() -> None:
+    _shared_structures.cache_clear()
+    _shared_draws.cache_clear()
+
+
+def _table1_cell(rng: np.random.Generator, *, h: int, p: float, settings: dict, seed: int, points: int,
+                 batches: int, pilot_per_unit: int, max_samples: int, relative_bias: float) -> Cell:
+    """One task of :func:`table1`."""
+    settings = Settings(**settings)
+    mu, structures = _shared_structures(seed, h, settings.n(h), points, settings.delta)
+    return measure_cell(structures, p, mu, settings, rng, batches=batches, pilot_per_unit=pilot_per_unit,
+                        max_samples=max_samples, relative_bias=relative_bias)
+
+
+def cell_memory(h: int, n: int, points: int, samples: int, k: int) -> float:
+    r"""Estimated peak memory in bytes of one cell: :math:`8\,[2(P(2hn + 2h^2) + (P+2)hn) + 2Nk]`.
+
+    ``P = points`` structures (:math:`W`, :math:`WA^*`, :math:`WW^\top`) and the dictionary with
+    its directions, twice (a process holds one row's while it builds the next), and the ``samples``
+    codes of support size ``k`` (indices and values).  An estimate for the pre-flight check of
+    :func:`lib.execution.map_tasks`, not a bound.
+    """
+    h, n, points, samples, k = (check.integer(v, name, minimum=1) for v, name in
+                                ((h, "h"), (n, "n"), (points, "points"), (samples, "samples"), (k, "k")))
+    return 8.0 * (2 * (points * (2 * h * n + 2 * h * h) + (points + 2) * h * n) + 2 * samples * k)
+
+
+def _table1_memory(task: dict) -> float:
+    settings = Settings(**task["settings"])
+    h = task["h"]
+    return cell_memory(h, settings.n(h), task["points"], task["max_samples"], settings.k(h, task["p"]))
 
 
 def table1(h_values: Sequence[int], p_values: Sequence[float], rng: np.random.Generator,
@@ -279,23 +337,27 @@ def table1(h_values: Sequence[int], p_values: Sequence[float], rng: np.random.Ge
            max_samples: int = 2**19, relative_bias: float = 0.01) -> list[Cell]:
     """Every cell of Table 1: one dictionary and ``points`` random points per ``h``, shared by the ``p`` values.
 
-    See :func:`measure_cell` for the Monte Carlo controls.
+    One task per cell on the backend of :mod:`lib.execution` (largest ``h`` first, so workers
+    finish together); cells come back in the order of ``h_values`` then ``p_values``.  A cell
+    whose memory estimate (:func:`cell_memory`) exceeds a worker's is refused before anything
+    runs.  See :func:`measure_cell` for the Monte Carlo controls.
     """
     rng = check.generator(rng)
     points = check.integer(points, "points", minimum=1)
+    batches = check.integer(batches, "batches", minimum=2)
+    pilot_per_unit = check.integer(pilot_per_unit, "pilot_per_unit", minimum=1)
+    max_samples = check.integer(max_samples, "max_samples", minimum=batches)
+    relative_bias = check.real(relative_bias, "relative_bias", minimum=0.0, strict_min=True)
     h_values = [check.integer(h, "h_values", minimum=2) for h in h_values]
     p_values = [check.exponent(p, "p_values") for p in p_values]
-    cells = []
-    bar = tqdm(total=len(h_values) * len(p_values), desc="Table 1", leave=False)
-    for h in h_values:
-        A, mu, directions = _dictionary_and_points(h, settings, points, rng)
-        structures = [estimators.GradientStructure.of(_line(A, d, settings.delta), A, 0.0) for d in directions]
-        for p in p_values:
-            cells.append(measure_cell(structures, p, mu, settings, rng, batches=batches, pilot_per_unit=pilot_per_unit,
-                                      max_samples=max_samples, relative_bias=relative_bias))
-            bar.update()
-    bar.close()
-    return cells
+    seed = _sweep_seed(rng)
+    common = {"settings": asdict(settings), "seed": seed, "points": points, "batches": batches,
+              "pilot_per_unit": pilot_per_unit, "max_samples": max_samples, "relative_bias": relative_bias}
+    tasks = [{"h": h, "p": p, **common} for h in sorted(set(h_values), reverse=True) for p in dict.fromkeys(p_values)]
+    cells = execution.map_tasks(_table1_cell, tasks, seed=seed, name="Table 1", memory_bytes=_table1_memory)
+    _forget_shared()
+    by_key = {(task["h"], task["p"]): cell for task, cell in zip(tasks, cells)}
+    return [by_key[h, p] for h in h_values for p in p_values]
 
 
 def table1_frame(cells: Sequence[Cell]) -> pd.DataFrame:
@@ -360,6 +422,17 @@ def _expected_or_sampled(structures, k: int, settings: Settings, samples_per_uni
     return np.asarray(stats.point_values), h * float(np.mean([q.active_fraction for q in points]))
 
 
+def _sensitivity_cell(rng: np.random.Generator, *, h: int, label: str, settings: dict, seed: int, p: float,
+                      points: int, samples_per_unit: int, batches: int) -> tuple[float, float, float]:
+    """One task of :func:`sensitivity`: mean and spread over the points, and active units per sample."""
+    settings = Settings(**settings)
+    A, mu, directions = _shared_draws(seed, h, settings.n(h), points)
+    eps = settings.bias(h, p, mu)
+    structures = [estimators.GradientStructure.of(_line(A, d, settings.delta), A, eps) for d in directions]
+    per_point, active = _expected_or_sampled(structures, settings.k(h, p), settings, samples_per_unit, batches, rng)
+    return float(per_point.mean()), float(per_point.std()), active
+
+
 def sensitivity(h_values: Sequence[int], variants: Mapping[str, Settings], rng: np.random.Generator, *,
                 p: float = 0.01, points: int = 2, samples_per_unit: int = 64, batches: int = 8) -> list[SensitivityRow]:
     r"""The row ``p`` of Table 1 under each variant of the settings.
@@ -367,33 +440,26 @@ def sensitivity(h_values: Sequence[int], variants: Mapping[str, Settings], rng: 
     Variants with the same :math:`n(h)` share the dictionary and the random directions
     :math:`\Delta` (only :math:`\delta`, the bias or the values change), so their differences are
     not sampling noise.  Cells with :math:`k=1` use the exact expectation; others use the
-    jackknifed Monte Carlo estimator with ``samples_per_unit`` :math:`\cdot h/k` samples.
+    jackknifed Monte Carlo estimator with ``samples_per_unit`` :math:`\cdot h/k` samples.  One
+    task per (``h``, variant) on the backend of :mod:`lib.execution`.
     """
     rng = check.generator(rng)
     p = check.exponent(p)
     points = check.integer(points, "points", minimum=1)
+    samples_per_unit = check.integer(samples_per_unit, "samples_per_unit", minimum=1)
+    batches = check.integer(batches, "batches", minimum=2)
     h_values = np.array([check.integer(h, "h_values", minimum=2) for h in h_values])
     if h_values.size < 2:
         raise ValueError(f"h_values must hold at least 2 sizes for a slope, got {h_values.size}")
-    results = {label: ([], [], []) for label in variants}
-    bar = tqdm(total=len(h_values) * len(variants), desc="sensitivity", leave=False)
-    for h in h_values:
-        draws = {}
-        for label, settings in variants.items():
-            n = settings.n(h)
-            if n not in draws:
-                draws[n] = _dictionary_and_points(int(h), settings, points, rng)
-            A, mu, directions = draws[n]
-            eps = settings.bias(int(h), p, mu)
-            structures = [estimators.GradientStructure.of(_line(A, d, settings.delta), A, eps) for d in directions]
-            per_point, active = _expected_or_sampled(structures, settings.k(int(h), p), settings, samples_per_unit, batches, rng)
-            for store, value in zip(results[label], (per_point.mean(), per_point.std(), active)):
-                store.append(value)
-            bar.update()
-    bar.close()
+    seed = _sweep_seed(rng)
+    tasks = [{"h": int(h), "label": label, "settings": asdict(settings), "seed": seed, "p": p, "points": points,
+              "samples_per_unit": samples_per_unit, "batches": batches}
+             for h in h_values for label, settings in variants.items()]
+    measured = execution.map_tasks(_sensitivity_cell, tasks, seed=seed, name="sensitivity")
+    _forget_shared()
     rows = []
-    for label, settings in variants.items():
-        values, spread, active = (np.array(v) for v in results[label])
+    for index, (label, settings) in enumerate(variants.items()):
+        values, spread, active = (np.array(v) for v in zip(*measured[index::len(variants)]))
         slope = fit_loglog_slope(h_values, values)[0] if np.all(values > 0) else float("nan")  # NaN: a dead row
         rows.append(SensitivityRow(label, settings, p, h_values, values, spread, active, slope))
     return rows
@@ -440,7 +506,7 @@ def noise_study(h: int, p: float, rng: np.random.Generator, settings: Settings =
     k = settings.k(h, check.exponent(p))
     if k != 1:
         raise ValueError(f"p must give one nonzero per code (k = 1) for the exact reference, got k={k} for h={h}, p={p}")
-    A, mu, (direction,) = _dictionary_and_points(h, settings, 1, rng)
+    A, mu, (direction,) = _dictionary_and_points(settings.n(h), h, 1, rng)
     structure = estimators.GradientStructure.of(_line(A, direction, settings.delta), A, settings.bias(h, p, mu))
     exact = estimators.mean_row_norm(estimators.expected_gradient_k1(structure, settings.low, settings.high).gradient)
     N_values = np.array([_round_up(check.integer(N, "N_values", minimum=batches), batches) for N in N_values])
@@ -525,7 +591,7 @@ def landscape(h: int, p: float, rng: np.random.Generator, settings: Settings = S
         raise ValueError("t_values must not be empty")
     delta = settings.delta if delta is None else check.real(delta, "delta", minimum=0.0)
     k = settings.k(h, p)
-    A, mu, (direction,) = _dictionary_and_points(h, settings, 1, rng)
+    A, mu, (direction,) = _dictionary_and_points(settings.n(h), h, 1, rng)
     eps = settings.bias(h, p, mu, delta)
     support, values = model.sample_sparse_codes(h, k, samples, rng, settings.low, settings.high)
     energy = estimators.signal_energy(A, support, values)
