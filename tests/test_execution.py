@@ -207,3 +207,17 @@ def test_killed_worker_is_retried_and_the_result_is_unchanged(two_workers, tmp_p
     with execution.backend():
         expected = execution.map_tasks(draw, tasks, seed=5, name="kill")
     assert same(expected, result)
+
+
+def test_table1_is_bit_identical_on_two_workers(two_workers):
+    from lib.experiments import simulations
+
+    def cells():
+        return simulations.table1([64, 128], [0.01, 0.1], np.random.default_rng(3), points=2, batches=4,
+                                  pilot_per_unit=2, max_samples=4096)
+
+    with execution.backend():
+        expected = cells()
+    assert execution.current() is two_workers
+    assert repr(cells()) == repr(expected)  # every field of every Cell to the last bit (repr: NaN == NaN)
+    assert [(c.h, c.p) for c in expected] == [(64, 0.01), (64, 0.1), (128, 0.01), (128, 0.1)]
