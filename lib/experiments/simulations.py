@@ -292,15 +292,25 @@ def _shared_draws(seed: int, h: int, n: int, points: int):
     return _dictionary_and_points(n, h, points, execution.task_generator(seed, {"h": h, "n": n, "points": points}))
 
 
-@lru_cache(maxsize=1)
+_structures_cache: dict[tuple, tuple] = {}
+
+
 def _shared_structures(seed: int, h: int, n: int, points: int, delta: float):
-    """Coherence and the :class:`lib.estimators.GradientStructure` of every point of row ``h`` (computed once per process)."""
-    A, mu, directions = _shared_draws(seed, h, n, points)
-    return mu, [estimators.GradientStructure.of(_line(A, d, delta), A, 0.0) for d in directions]
+    """Coherence and the :class:`lib.estimators.GradientStructure` of every point of row ``h``.
+
+    Computed once per process and row; the previous row's are released first (at :math:`h = 8192`
+    they take gigabytes).
+    """
+    key = (seed, h, n, points, delta)
+    if key not in _structures_cache:
+        _structures_cache.clear()
+        A, mu, directions = _shared_draws(seed, h, n, points)
+        _structures_cache[key] = mu, [estimators.GradientStructure.of(_line(A, d, delta), A, 0.0) for d in directions]
+    return _structures_cache[key]
 
 
 def _forget_shared() -> None:
-    _shared_structures.cache_clear()
+    _structures_cache.clear()
     _shared_draws.cache_clear()
 
 
@@ -314,16 +324,17 @@ def _table1_cell(rng: np.random.Generator, *, h: int, p: float, settings: dict, 
 
 
 def cell_memory(h: int, n: int, points: int, samples: int, k: int) -> float:
-    r"""Estimated peak memory in bytes of one cell: :math:`8\,[2(P(2hn + 2h^2) + (P+2)hn) + 2Nk]`.
+    r"""Estimated peak memory in bytes of one cell of :func:`table1`.
 
-    ``P = points`` structures (:math:`W`, :math:`WA^*`, :math:`WW^\top`) and the dictionary with
-    its directions, twice (a process holds one row's while it builds the next), and the ``samples``
+    :math:`8\,[P(2hn + 2h^2) + 2(P+1)hn + h^2 + hn] + 16Nk` for ``P = points``: the structures
+    (:math:`W`, :math:`WA^*`, :math:`WW^\top` per point), the dictionary and directions of this row
+    and of a previous one, one :math:`h\times h` temporary and one gradient, and the ``samples``
     codes of support size ``k`` (indices and values).  An estimate for the pre-flight check of
     :func:`lib.execution.map_tasks`, not a bound.
     """
     h, n, points, samples, k = (check.integer(v, name, minimum=1) for v, name in
                                 ((h, "h"), (n, "n"), (points, "points"), (samples, "samples"), (k, "k")))
-    return 8.0 * (2 * (points * (2 * h * n + 2 * h * h) + (points + 2) * h * n) + 2 * samples * k)
+    return 8.0 * (points * (2 * h * n + 2 * h * h) + 2 * (points + 1) * h * n + h * h + h * n) + 16.0 * samples * k
 
 
 def _table1_memory(task: dict) -> float:
