@@ -209,15 +209,23 @@ def test_killed_worker_is_retried_and_the_result_is_unchanged(two_workers, tmp_p
     assert same(expected, result)
 
 
-def test_table1_is_bit_identical_on_two_workers(two_workers):
+def test_sweeps_are_bit_identical_on_two_workers(two_workers):
     from lib.experiments import simulations
 
-    def cells():
-        return simulations.table1([64, 128], [0.01, 0.1], np.random.default_rng(3), points=2, batches=4,
-                                  pilot_per_unit=2, max_samples=4096)
+    def sweeps():
+        rng = np.random.default_rng(3)
+        cells = simulations.table1([64, 128], [0.01, 0.1], rng, points=2, batches=4, pilot_per_unit=2,
+                                   max_samples=4096)
+        rows = simulations.sensitivity([64, 128], simulations.default_variants(), rng, points=1,
+                                       samples_per_unit=4, batches=4)
+        line = simulations.landscape(64, 0.1, rng, t_values=[-0.5, 0.0, 0.5, 0.0], samples=512, batches=4)
+        return cells, rows, line
 
     with execution.backend():
-        expected = cells()
+        expected = sweeps()
     assert execution.current() is two_workers
-    assert repr(cells()) == repr(expected)  # every field of every Cell to the last bit (repr: NaN == NaN)
-    assert [(c.h, c.p) for c in expected] == [(64, 0.01), (64, 0.1), (128, 0.01), (128, 0.1)]
+    assert repr(sweeps()) == repr(expected)  # every field to the last bit (repr: NaN == NaN)
+    cells, rows, line = expected
+    assert [(c.h, c.p) for c in cells] == [(64, 0.01), (64, 0.1), (128, 0.01), (128, 0.1)]
+    assert [row.label for row in rows] == list(simulations.default_variants())
+    assert line.t.tolist() == [-0.5, 0.0, 0.5, 0.0] and line.loss[1] == line.loss[3]

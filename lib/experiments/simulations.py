@@ -583,6 +583,45 @@ class Landscape:
         return pd.DataFrame({name: getattr(self, name) for name in names})
 
 
+_LANDSCAPE_COLUMNS = ("loss", "grad_norm", "grad_plain", "noise_floor", "active_fraction", "recovered_fraction",
+                      "exact_loss", "exact_grad_norm", "exact_active_fraction")
+_landscape_cache: dict[tuple, tuple] = {}
+
+
+def _landscape_data(seed: int, h: int, n: int, k: int, samples: int, low: float, high: float):
+    """The dictionary, its coherence, the direction and the data set of one landscape (once per process)."""
+    key = (seed, h, n, k, samples, low, high)
+    if key not in _landscape_cache:
+        _landscape_cache.clear()
+        rng = execution.task_generator(seed, {"h": h, "n": n, "k": k, "samples": samples, "low": low, "high": high})
+        A, mu, (direction,) = _dictionary_and_points(n, h, 1, rng)
+        support, values = model.sample_sparse_codes(h, k, samples, rng, low, high)
+        _landscape_cache[key] = A, mu, direction, support, values, estimators.signal_energy(A, support, values)
+    return _landscape_cache[key]
+
+
+def _landscape_point(rng: np.random.Generator, *, t: float, h: int, p: float, settings: dict, seed: int,
+                     samples: int, batches: int, delta: float) -> dict[str, float]:
+    """One task of :func:`landscape`: every column at one ``t`` (the shared draws come from ``seed``)."""
+    settings = Settings(**settings)
+    k = settings.k(h, p)
+    A, mu, direction, support, values, energy = _landscape_data(seed, h, settings.n(h), k, samples, settings.low,
+                                                                settings.high)
+    eps = settings.bias(h, p, mu, delta)
+    structure = estimators.GradientStructure.of(_line(A, direction, t), A, eps)
+    point = estimators.batched_gradient(structure, support, values, batches, energy=energy)
+    stat = estimators.row_norm_statistics([point]).per_point
+    row = {"loss": point.loss, "grad_norm": stat.corrected, "grad_plain": stat.plain, "noise_floor": stat.noise_floor,
+           "active_fraction": point.active_fraction, "recovered_fraction": point.recovered_fraction,
+           "exact_loss": np.nan, "exact_grad_norm": np.nan, "exact_active_fraction": np.nan,
+           "n": A.shape[0], "k": k, "eps": eps, "coherence": mu}
+    if k == 1:
+        expected = estimators.expected_gradient_k1(structure, settings.low, settings.high)
+        row.update(exact_loss=expected.loss, exact_grad_norm=estimators.mean_row_norm(expected.gradient),
+                   exact_active_fraction=expected.active_fraction)
+    return {name: float(value) for name, value in row.items()}
+
+
 def landscape(h: int, p: float, rng: np.random.Generator, settings: Settings = Settings(), *,
               t_values: Sequence[float] = tuple(np.linspace(-0.5, 0.5, 21)), samples: int = 16384, batches: int = 8,
               delta: float | None = None) -> Landscape:
@@ -590,7 +629,8 @@ def landscape(h: int, p: float, rng: np.random.Generator, settings: Settings = S
 
     :math:`\Delta` is Gaussian with unit columns, so :math:`\|W_i(t) - A^*_i\| = |t|`.  One data set
     of ``samples`` codes serves every ``t`` (the paper's empirical averages).  The bias is fixed
-    along the line, computed with radius ``delta`` (default ``settings.delta``).
+    along the line, computed with radius ``delta`` (default ``settings.delta``).  One task per
+    ``t`` on the backend of :mod:`lib.execution`; each process draws the shared data set once.
     """
     rng = check.generator(rng)
     h = check.integer(h, "h", minimum=2)
@@ -601,25 +641,15 @@ def landscape(h: int, p: float, rng: np.random.Generator, settings: Settings = S
     if t.size == 0:
         raise ValueError("t_values must not be empty")
     delta = settings.delta if delta is None else check.real(delta, "delta", minimum=0.0)
-    k = settings.k(h, p)
-    A, mu, (direction,) = _dictionary_and_points(settings.n(h), h, 1, rng)
-    eps = settings.bias(h, p, mu, delta)
-    support, values = model.sample_sparse_codes(h, k, samples, rng, settings.low, settings.high)
-    energy = estimators.signal_energy(A, support, values)
-    columns = {name: np.full(t.size, np.nan) for name in (
-        "loss", "grad_norm", "grad_plain", "noise_floor", "active_fraction", "recovered_fraction",
-        "exact_loss", "exact_grad_norm", "exact_active_fraction")}
-    for index, s in enumerate(tqdm(t, desc=f"landscape h={h} p={p}", leave=False)):
-        structure = estimators.GradientStructure.of(_line(A, direction, s), A, eps)
-        point = estimators.batched_gradient(structure, support, values, batches, energy=energy)
-        stat = estimators.row_norm_statistics([point]).per_point
-        for name, value in (("loss", point.loss), ("grad_norm", stat.corrected), ("grad_plain", stat.plain),
-                            ("noise_floor", stat.noise_floor), ("active_fraction", point.active_fraction),
-                            ("recovered_fraction", point.recovered_fraction)):
-            columns[name][index] = value
-        if k == 1:
-            expected = estimators.expected_gradient_k1(structure, settings.low, settings.high)
-            columns["exact_loss"][index] = expected.loss
-            columns["exact_grad_norm"][index] = estimators.mean_row_norm(expected.gradient)
-            columns["exact_active_fraction"][index] = expected.active_fraction
-    return Landscape(h=h, p=p, n=A.shape[0], k=k, delta=delta, eps=eps, coherence=mu, N=samples, t=t, **columns)
+    seed = _sweep_seed(rng)
+    common = {"h": h, "p": p, "settings": asdict(settings), "seed": seed, "samples": samples, "batches": batches,
+              "delta": delta}
+    distinct = list(dict.fromkeys(float(v) for v in t))
+    rows = execution.map_tasks(_landscape_point, [{"t": v, **common} for v in distinct], seed=seed,
+                               name=f"landscape h={h} p={p}")
+    _landscape_cache.clear()
+    by_t = dict(zip(distinct, rows))
+    columns = {name: np.array([by_t[float(v)][name] for v in t]) for name in _LANDSCAPE_COLUMNS}
+    first = rows[0]
+    return Landscape(h=h, p=p, n=int(first["n"]), k=int(first["k"]), delta=delta, eps=first["eps"],
+                     coherence=first["coherence"], N=samples, t=t, **columns)
