@@ -261,8 +261,8 @@ def _run(args: argparse.Namespace) -> None:
     _settings(args)  # the settings' ranges and consistency (high > low), before anything runs
     if args.scheduler is not None and not args.scheduler.strip():
         raise UsageError("--scheduler must be an address such as tcp://host:8786, got ''")
-    chosen = execution.configure(workers=args.workers, scheduler=args.scheduler, checkpoint=args.checkpoint)
-    frame, extra = args.run(args)
+    with execution.backend(workers=args.workers, scheduler=args.scheduler, checkpoint=args.checkpoint) as chosen:
+        frame, extra = args.run(args)
     provenance = {"command": args.command, **extra, "seed": args.seed, "code_version": _code_version(),
                   "backend": chosen.describe(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     _write(frame, args.out, provenance)
@@ -271,11 +271,7 @@ def _run(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 success, 2 user error, 130 interrupted)."""
     try:
-        args = build_parser().parse_args(argv)
-        try:
-            _run(args)
-        finally:
-            execution.shutdown()
+        _run(build_parser().parse_args(argv))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

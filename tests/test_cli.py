@@ -151,3 +151,14 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
     assert cli.main([*LINE, "--out", str(tmp_path / "x.csv")]) == 130
     assert capsys.readouterr().err == "python -m lib: interrupted\n"
     assert os.listdir(tmp_path) == []
+
+
+def test_two_workers_and_a_checkpoint_give_the_serial_numbers(tmp_path):
+    serial, parallel = tmp_path / "serial.csv", tmp_path / "parallel.csv"
+    assert run(*LINE, "--out", str(serial)).returncode == 0
+    result = run(*LINE, "--workers", "2", "--checkpoint", str(tmp_path / "ckpt"), "--out", str(parallel))
+    assert result.returncode == 0, result.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(serial, comment="#"), pd.read_csv(parallel, comment="#"), check_exact=True)
+    assert provenance(parallel)["backend"] == "local:2"
+    (folder,) = (tmp_path / "ckpt").iterdir()
+    assert len(list(folder.glob("*.pkl"))) == 3  # one finished task per t
