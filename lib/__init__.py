@@ -20,6 +20,8 @@ mnist
     MNIST loading and the tied-weight Keras autoencoders of Sec. 1.1.
 plots, scale, claims, cli
     Figure style, ``BOOK_SCALE`` sizes, the claims ledger, and ``python -m lib``.
+execution
+    Runs the sweeps' independent tasks: serially, or on Dask workers (``BOOK_WORKERS``, a scheduler address).
 """
 
 __version__ = "0.1.0"
