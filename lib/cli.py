@@ -34,6 +34,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib import resources
 
@@ -157,7 +158,7 @@ def _table1(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
         points=points, batches=sizes["batches"], pilot_per_unit=sizes["pilot_per_unit"], max_samples=sizes["max_samples"])
     frame = simulations.table1_frame(cells)
     frame["point_values"] = frame["point_values"].map(lambda values: " ".join(f"{v:.6g}" for v in values))
-    return frame, {"scale": args.scale, "points": points}
+    return frame, {"scale": args.scale, "points": points, **asdict(_settings(args))}
 
 
 def _landscape_memory(h: int, n: int, k: int, samples: int, steps: int) -> float:
@@ -180,7 +181,8 @@ def _landscape(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
         args.h, args.p, np.random.default_rng(args.seed), settings,
         t_values=np.linspace(-args.t_max, args.t_max, args.steps), samples=args.samples, batches=args.batches,
         delta=args.bias_delta)
-    return result.frame(), {}
+    sizes = {name: getattr(args, name) for name in ("h", "p", "t_max", "steps", "samples", "batches", "bias_delta")}
+    return result.frame(), {**sizes, **asdict(settings)}
 
 
 def _code_version() -> str:

@@ -37,6 +37,7 @@ def test_landscape_writes_csv_with_provenance(tmp_path):
     header = provenance(out)
     assert header["command"] == "landscape" and header["seed"] == "2018" and header["backend"] == "serial"
     assert header["code_version"].startswith("0.1.0+")
+    assert header["h"] == "64" and header["steps"] == "3" and header["prefactor"] == "0.5"
     assert [name for name in os.listdir(tmp_path)] == ["line.csv"]  # no temporary file left
 
 
