@@ -49,6 +49,8 @@ __all__ = [
     "noise_study",
     "Landscape",
     "landscape",
+    "LineBiasReadings",
+    "line_bias_readings",
     "k1_prediction",
 ]
 
@@ -133,6 +135,68 @@ def default_variants(base: Settings = Settings()) -> dict[str, Settings]:
         "x ~ U[1, 3]": replace(base, low=1.0, high=3.0),
         "k = ceil(h^p)": replace(base, rounding="ceil"),
     }
+
+
+@dataclass(frozen=True)
+class LineBiasReadings:
+    r"""The exact :math:`k=1` gradient norm along :math:`t\mapsto A^*+t\Delta` under several readings of the bias.
+
+    Attributes
+    ----------
+    h : int
+    p : float
+        Sparsity exponent with :math:`k = 1` at this ``h``.
+    coherence : float
+        :math:`\mu` of the dictionary.
+    t : numpy.ndarray
+        Positions along the line (:math:`\|W_i - A^*_i\| = |t|`).
+    eps, grad_norm : dict of str to numpy.ndarray
+        Per reading: the bias at each ``t`` and the exact average row norm of
+        :math:`\mathbb E\,\nabla_W L` there (Table 1's statistic without sampling error).
+    """
+
+    h: int
+    p: float
+    coherence: float
+    t: np.ndarray
+    eps: dict
+    grad_norm: dict
+
+
+def line_bias_readings(h: int, rng: np.random.Generator, settings: Settings = Settings(), *,
+                       t_values: Sequence[float] = tuple(np.linspace(-1.5, 1.5, 31)), p: float = 0.01,
+                       prefactors: Sequence[float] = (0.5, 1.0)) -> LineBiasReadings:
+    r"""Figures 2/4 under other readings of Section 6's bias: fixed, or recomputed from each point's distance.
+
+    Readings (each exact, :func:`lib.estimators.expected_gradient_k1`, one random line):
+
+    * ``"fixed"``: Table 1's bias :math:`\epsilon = c\cdot 2m_1h^p(\delta+\mu)` with ``settings``,
+      the same at every ``t`` (what :func:`landscape` uses);
+    * ``"from |t|, c = ..."``: for each prefactor :math:`c` in ``prefactors``, the bias of Theorem 3.1
+      at the point's own radius, :math:`\epsilon(t) = c\cdot 2m_1h^p(|t|+\mu)`.
+
+    ``p`` must give one nonzero per code at ``h`` (``settings.k(h, p) == 1``).
+    """
+    rng = check.generator(rng)
+    h = check.integer(h, "h", minimum=2)
+    p = check.exponent(p)
+    if settings.k(h, p) != 1:
+        raise ValueError(f"p must give k = 1 at h = {h}, got k = {settings.k(h, p)}")
+    t = np.array([check.real(v, "t_values") for v in t_values])
+    if t.size == 0:
+        raise ValueError("t_values must not be empty")
+    prefactors = [check.real(c, "prefactors", minimum=0.0, strict_min=True) for c in prefactors]
+    A, mu, (direction,) = _dictionary_and_points(h, settings, 1, rng)
+    eps = {"fixed": np.full(t.size, settings.bias(h, p, mu))}
+    for c in prefactors:
+        eps[f"from |t|, c = {c:g}"] = np.array([replace(settings, prefactor=c).bias(h, p, mu, abs(s)) for s in t])
+    norms = {name: np.zeros(t.size) for name in eps}
+    for index, s in enumerate(tqdm(t, desc=f"bias readings h={h}", leave=False)):
+        structure = estimators.GradientStructure.of(_line(A, direction, s), A, 0.0)
+        for name, values in eps.items():
+            expected = estimators.expected_gradient_k1(structure.with_bias(values[index]), settings.low, settings.high)
+            norms[name][index] = estimators.mean_row_norm(expected.gradient)
+    return LineBiasReadings(h=h, p=p, coherence=mu, t=t, eps=eps, grad_norm=norms)
 
 
 def k1_prediction(h: int, eps: float, delta: float, low: float, high: float) -> float:
