@@ -172,7 +172,10 @@ def table_html(frame: pd.DataFrame, *, wide: bool = False, index: bool = True, c
     """
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-    styler = frame.style.set_table_styles([{"selector": "td, th", "props": [("white-space", "nowrap")]}])
+    styler = frame.style.set_table_styles([
+        {"selector": "td, th", "props": [("white-space", "nowrap"), ("padding", "0.3em 0.8em")]},
+        {"selector": "td", "props": [("text-align", "right")]},
+    ])
     if not index:
         styler = styler.hide(axis="index")
     if caption:
