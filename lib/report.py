@@ -173,7 +173,7 @@ def table_html(frame: pd.DataFrame, *, wide: bool = False, index: bool = True, c
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
     styler = frame.style.set_table_styles([
-        {"selector": "td, th", "props": [("white-space", "nowrap"), ("padding", "0.3em 0.8em")]},
+        {"selector": "td, th", "props": [("white-space", "nowrap"), ("padding", "0.25em 0.6em"), ("font-size", "0.9em")]},
         {"selector": "td", "props": [("text-align", "right")]},
     ])
     if not index:
