@@ -163,19 +163,43 @@ class LineBiasReadings:
     grad_norm: dict
 
 
+def _reading_biases(settings: Settings, h: int, p: float, mu: float, t: float, prefactors: Sequence[float]) -> dict[str, float]:
+    """The bias of each reading at the point ``t`` of the line."""
+    biases = {"fixed": settings.bias(h, p, mu)}
+    for c in prefactors:
+        biases[f"from |t|, c = {c:g}"] = replace(settings, prefactor=c).bias(h, p, mu, abs(t))
+    return biases
+
+
+def _bias_readings_point(rng: np.random.Generator, *, t: float, h: int, p: float, settings: dict, seed: int,
+                         prefactors: list) -> dict[str, float]:
+    """One task of :func:`line_bias_readings`: the exact gradient norm of every reading at one ``t``."""
+    settings = Settings(**settings)
+    A, mu, (direction,) = _shared_draws(seed, h, settings.n(h), 1)
+    structure = estimators.GradientStructure.of(_line(A, direction, t), A, 0.0)
+    row = {"coherence": float(mu)}
+    for name, eps in _reading_biases(settings, h, p, mu, t, prefactors).items():
+        expected = estimators.expected_gradient_k1(structure.with_bias(eps), settings.low, settings.high)
+        row[name] = estimators.mean_row_norm(expected.gradient)
+    return row
+
+
 def line_bias_readings(h: int, rng: np.random.Generator, settings: Settings = Settings(), *,
                        t_values: Sequence[float] = tuple(np.linspace(-1.5, 1.5, 31)), p: float = 0.01,
                        prefactors: Sequence[float] = (0.5, 1.0)) -> LineBiasReadings:
     r"""Figures 2/4 under other readings of Section 6's bias: fixed, or recomputed from each point's distance.
 
-    Readings (each exact, :func:`lib.estimators.expected_gradient_k1`, one random line):
+    Readings (each exact, :func:`lib.estimators.expected_gradient_k1`, along one random line
+    :math:`A^* + t\Delta`):
 
     * ``"fixed"``: Table 1's bias :math:`\epsilon = c\cdot 2m_1h^p(\delta+\mu)` with ``settings``,
       the same at every ``t`` (what :func:`landscape` uses);
-    * ``"from |t|, c = ..."``: for each prefactor :math:`c` in ``prefactors``, the bias of Theorem 3.1
-      at the point's own radius, :math:`\epsilon(t) = c\cdot 2m_1h^p(|t|+\mu)`.
+    * ``"from |t|, c = ..."``: for each prefactor :math:`c` in ``prefactors``, that fraction of
+      Theorem 3.1's bias at the point's own radius, :math:`\epsilon(t) = c\cdot 2m_1h^p(|t|+\mu)`.
 
-    ``p`` must give one nonzero per code at ``h`` (``settings.k(h, p) == 1``).
+    ``p`` must give one nonzero per code at ``h`` (``settings.k(h, p) == 1``).  One task per ``t``
+    on the backend of :mod:`lib.execution`; the dictionary and the direction come from one seed
+    drawn from ``rng``, so every backend gives the same numbers.
     """
     rng = check.generator(rng)
     h = check.integer(h, "h", minimum=2)
@@ -186,16 +210,14 @@ def line_bias_readings(h: int, rng: np.random.Generator, settings: Settings = Se
     if t.size == 0:
         raise ValueError("t_values must not be empty")
     prefactors = [check.real(c, "prefactors", minimum=0.0, strict_min=True) for c in prefactors]
-    A, mu, (direction,) = _dictionary_and_points(h, settings, 1, rng)
-    eps = {"fixed": np.full(t.size, settings.bias(h, p, mu))}
-    for c in prefactors:
-        eps[f"from |t|, c = {c:g}"] = np.array([replace(settings, prefactor=c).bias(h, p, mu, abs(s)) for s in t])
-    norms = {name: np.zeros(t.size) for name in eps}
-    for index, s in enumerate(tqdm(t, desc=f"bias readings h={h}", leave=False)):
-        structure = estimators.GradientStructure.of(_line(A, direction, s), A, 0.0)
-        for name, values in eps.items():
-            expected = estimators.expected_gradient_k1(structure.with_bias(values[index]), settings.low, settings.high)
-            norms[name][index] = estimators.mean_row_norm(expected.gradient)
+    seed = _sweep_seed(rng)
+    common = {"h": h, "p": p, "settings": asdict(settings), "seed": seed, "prefactors": prefactors}
+    rows = execution.map_tasks(_bias_readings_point, [{"t": float(v), **common} for v in t], seed=seed,
+                               name=f"bias readings h={h}")
+    mu = rows[0]["coherence"]
+    names = list(_reading_biases(settings, h, p, mu, 0.0, prefactors))
+    eps = {name: np.array([_reading_biases(settings, h, p, mu, float(v), prefactors)[name] for v in t]) for name in names}
+    norms = {name: np.array([row[name] for row in rows]) for name in names}
     return LineBiasReadings(h=h, p=p, coherence=mu, t=t, eps=eps, grad_norm=norms)
 
 
