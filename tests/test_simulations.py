@@ -118,3 +118,23 @@ def test_k1_prediction_matches_the_exact_expectation_when_supports_are_recovered
     assert exact.active_fraction == pytest.approx(1 / h, rel=1e-3)  # (almost) every support recovered
     # first order in delta = 0.1 and in the coherence of the random directions: 3 %
     assert estimators.mean_row_norm(exact.gradient) == pytest.approx(sim.k1_prediction(h, eps, 0.1, 1.0, 2.0), rel=0.03)
+
+
+def test_line_bias_readings(rng):
+    t = np.array([-1.5, -0.1, 0.0, 0.1, 1.5])
+    r = sim.line_bias_readings(128, rng, t_values=t)
+    assert set(r.grad_norm) == {"fixed", "from |t|, c = 0.5", "from |t|, c = 1"}
+    assert np.allclose(r.eps["fixed"], r.eps["fixed"][0])
+    # the bias from |t| is Theorem 3.1's at radius |t|, times c; at t = 0 it keeps the coherence term
+    expected = 2 * 1.5 * 128**0.01 * (np.abs(t) + r.coherence)
+    assert np.allclose(r.eps["from |t|, c = 1"], expected) and np.allclose(r.eps["from |t|, c = 0.5"], expected / 2)
+    # at |t| = delta the default prefactor's reading from |t| is the fixed bias: the same exact number
+    at_delta = np.abs(np.abs(t) - 0.1) < 1e-12
+    assert np.allclose(r.grad_norm["from |t|, c = 0.5"][at_delta], r.grad_norm["fixed"][at_delta], rtol=1e-12)
+    assert np.all(r.grad_norm["fixed"] > 0)
+    again = sim.line_bias_readings(128, np.random.default_rng(0), t_values=t)
+    assert np.array_equal(again.grad_norm["fixed"], sim.line_bias_readings(128, np.random.default_rng(0), t_values=t).grad_norm["fixed"])
+    with pytest.raises(ValueError, match="p"):
+        sim.line_bias_readings(1024, rng, p=0.3)
+    with pytest.raises(ValueError, match="t_values"):
+        sim.line_bias_readings(128, rng, t_values=[])

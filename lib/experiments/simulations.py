@@ -49,6 +49,8 @@ __all__ = [
     "noise_study",
     "Landscape",
     "landscape",
+    "LineBiasReadings",
+    "line_bias_readings",
     "k1_prediction",
 ]
 
@@ -133,6 +135,90 @@ def default_variants(base: Settings = Settings()) -> dict[str, Settings]:
         "x ~ U[1, 3]": replace(base, low=1.0, high=3.0),
         "k = ceil(h^p)": replace(base, rounding="ceil"),
     }
+
+
+@dataclass(frozen=True)
+class LineBiasReadings:
+    r"""The exact :math:`k=1` gradient norm along :math:`t\mapsto A^*+t\Delta` under several readings of the bias.
+
+    Attributes
+    ----------
+    h : int
+    p : float
+        Sparsity exponent with :math:`k = 1` at this ``h``.
+    coherence : float
+        :math:`\mu` of the dictionary.
+    t : numpy.ndarray
+        Positions along the line (:math:`\|W_i - A^*_i\| = |t|`).
+    eps, grad_norm : dict of str to numpy.ndarray
+        Per reading: the bias at each ``t`` and the exact average row norm of
+        :math:`\mathbb E\,\nabla_W L` there (Table 1's statistic without sampling error).
+    """
+
+    h: int
+    p: float
+    coherence: float
+    t: np.ndarray
+    eps: dict
+    grad_norm: dict
+
+
+def _reading_biases(settings: Settings, h: int, p: float, mu: float, t: float, prefactors: Sequence[float]) -> dict[str, float]:
+    """The bias of each reading at the point ``t`` of the line."""
+    biases = {"fixed": settings.bias(h, p, mu)}
+    for c in prefactors:
+        biases[f"from |t|, c = {c:g}"] = replace(settings, prefactor=c).bias(h, p, mu, abs(t))
+    return biases
+
+
+def _bias_readings_point(rng: np.random.Generator, *, t: float, h: int, p: float, settings: dict, seed: int,
+                         prefactors: list) -> dict[str, float]:
+    """One task of :func:`line_bias_readings`: the exact gradient norm of every reading at one ``t``."""
+    settings = Settings(**settings)
+    A, mu, (direction,) = _shared_draws(seed, h, settings.n(h), 1)
+    structure = estimators.GradientStructure.of(_line(A, direction, t), A, 0.0)
+    row = {"coherence": float(mu)}
+    for name, eps in _reading_biases(settings, h, p, mu, t, prefactors).items():
+        expected = estimators.expected_gradient_k1(structure.with_bias(eps), settings.low, settings.high)
+        row[name] = estimators.mean_row_norm(expected.gradient)
+    return row
+
+
+def line_bias_readings(h: int, rng: np.random.Generator, settings: Settings = Settings(), *,
+                       t_values: Sequence[float] = tuple(np.linspace(-1.5, 1.5, 31)), p: float = 0.01,
+                       prefactors: Sequence[float] = (0.5, 1.0)) -> LineBiasReadings:
+    r"""Figures 2/4 under other readings of Section 6's bias: fixed, or recomputed from each point's distance.
+
+    Readings (each exact, :func:`lib.estimators.expected_gradient_k1`, along one random line
+    :math:`A^* + t\Delta`):
+
+    * ``"fixed"``: Table 1's bias :math:`\epsilon = c\cdot 2m_1h^p(\delta+\mu)` with ``settings``,
+      the same at every ``t`` (what :func:`landscape` uses);
+    * ``"from |t|, c = ..."``: for each prefactor :math:`c` in ``prefactors``, that fraction of
+      Theorem 3.1's bias at the point's own radius, :math:`\epsilon(t) = c\cdot 2m_1h^p(|t|+\mu)`.
+
+    ``p`` must give one nonzero per code at ``h`` (``settings.k(h, p) == 1``).  One task per ``t``
+    on the backend of :mod:`lib.execution`; the dictionary and the direction come from one seed
+    drawn from ``rng``, so every backend gives the same numbers.
+    """
+    rng = check.generator(rng)
+    h = check.integer(h, "h", minimum=2)
+    p = check.exponent(p)
+    if settings.k(h, p) != 1:
+        raise ValueError(f"p must give k = 1 at h = {h}, got k = {settings.k(h, p)}")
+    t = np.array([check.real(v, "t_values") for v in t_values])
+    if t.size == 0:
+        raise ValueError("t_values must not be empty")
+    prefactors = [check.real(c, "prefactors", minimum=0.0, strict_min=True) for c in prefactors]
+    seed = _sweep_seed(rng)
+    common = {"h": h, "p": p, "settings": asdict(settings), "seed": seed, "prefactors": prefactors}
+    rows = execution.map_tasks(_bias_readings_point, [{"t": float(v), **common} for v in t], seed=seed,
+                               name=f"bias readings h={h}")
+    mu = rows[0]["coherence"]
+    names = list(_reading_biases(settings, h, p, mu, 0.0, prefactors))
+    eps = {name: np.array([_reading_biases(settings, h, p, mu, float(v), prefactors)[name] for v in t]) for name in names}
+    norms = {name: np.array([row[name] for row in rows]) for name in names}
+    return LineBiasReadings(h=h, p=p, coherence=mu, t=t, eps=eps, grad_norm=norms)
 
 
 def k1_prediction(h: int, eps: float, delta: float, low: float, high: float) -> float:
