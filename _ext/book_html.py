@@ -11,7 +11,8 @@
   button rather than buttons that lead nowhere.
 * **The scale of the build** as the substitution ``{{ book_scale }}`` (``lib.scale.current()``), so
   the introduction can say which sizes the HTML shows.
-* **The book's CSS** (``_static/book.css``: scrollable wide tables, numbers that do not wrap).
+* **The book's CSS and script** (``_static/``: scrollable wide tables with a hint where they overflow,
+  numbers that do not wrap).
 """
 
 from __future__ import annotations
@@ -61,4 +62,5 @@ def setup(app) -> dict[str, Any]:
     app.connect("config-inited", _configure)
     app.connect("html-page-context", _unique_scripts, priority=100)
     app.add_css_file("book.css")
+    app.add_js_file("book.js")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
