@@ -2,7 +2,9 @@
 // only where there is something to scroll to.
 function markWideTables() {
   for (const box of document.querySelectorAll(".wide-table")) {
-    box.classList.toggle("is-overflowing", box.scrollWidth > box.clientWidth + 1);
+    const table = box.querySelector("table");
+    const wide = Math.max(box.scrollWidth, table ? table.getBoundingClientRect().width : 0);
+    box.classList.toggle("is-overflowing", wide > box.clientWidth + 1);
   }
 }
 // Table cells that hold only a number (digits, signs, exponent, %, ±, brackets) never wrap: class `num`.
