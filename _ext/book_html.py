@@ -1,15 +1,50 @@
-"""A small Sphinx extension for the book's HTML: each script once per page.
+"""A small Sphinx extension for the book's HTML.
 
-``sphinx_thebe`` registers its inline configuration script on every ``env-before-read-docs``
-event, and in a Jupyter Book build that event fires twice, so each page declared
-``const THEBE_JS_URL`` twice and the browser logged a SyntaxError.  We drop repeated script
-entries before the page is rendered (early: a later handler of ``html-page-context`` returns a
-value, which stops the event).
+* **Each script once per page.**  ``sphinx_thebe`` registers its inline configuration script on every
+  ``env-before-read-docs`` event, and in a Jupyter Book build that event fires twice, so each page
+  declared ``const THEBE_JS_URL`` twice and the browser logged a SyntaxError.  We drop repeated
+  script entries before the page is rendered (early: a later handler of ``html-page-context``
+  returns a value, which stops the event).
+* **Launch and repository buttons only with a real repository.**  The repository URL has one
+  setting, ``repository.url`` in ``_config.yml``; the environment variable ``BOOK_REPOSITORY_URL``
+  overrides it for one build.  When neither is set the page shows no Binder, Colab or repository
+  button rather than buttons that lead nowhere.
+* **The scale of the build** as the substitution ``{{ book_scale }}`` (``lib.scale.current()``), so
+  the introduction can say which sizes the HTML shows.
+* **The book's CSS and script** (``_static/``: scrollable wide tables with a hint where they overflow,
+  numbers that do not wrap).
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
+
+LAUNCH_KEYS = ("binderhub_url", "jupyterhub_url", "colab_url", "thebe", "jupyterlite_url")
+STATIC = Path(__file__).resolve().parents[1] / "_static"
+
+
+def repository_url(theme_options: dict[str, Any]) -> str:
+    """The book's repository URL: ``$BOOK_REPOSITORY_URL`` if set, else ``repository.url`` of ``_config.yml``."""
+    return (os.environ.get("BOOK_REPOSITORY_URL") or theme_options.get("repository_url") or "").strip()
+
+
+def _configure(app, config) -> None:
+    options = dict(config.html_theme_options)
+    url = repository_url(options)
+    if url:
+        options.update(repository_url=url, use_repository_button=True)
+    else:
+        options.pop("repository_url", None)
+        options["use_repository_button"] = False
+        options["launch_buttons"] = {k: v for k, v in options.get("launch_buttons", {}).items() if k not in LAUNCH_KEYS}
+    config.html_theme_options = options
+
+    import lib.scale
+
+    config.myst_substitutions = {**config.myst_substitutions, "book_scale": lib.scale.current().name}
+    config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 
 def _unique_scripts(app, pagename: str, templatename: str, context: dict[str, Any], doctree) -> None:
@@ -24,5 +59,8 @@ def _unique_scripts(app, pagename: str, templatename: str, context: dict[str, An
 
 
 def setup(app) -> dict[str, Any]:
+    app.connect("config-inited", _configure)
     app.connect("html-page-context", _unique_scripts, priority=100)
+    app.add_css_file("book.css")
+    app.add_js_file("book.js")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

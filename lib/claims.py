@@ -22,12 +22,16 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from lib import scale as _scale
+
+__all__ = ["Claim", "SOURCES", "SOURCE_LABELS", "STATUSES", "STATUS_LABELS", "counts", "load", "markdown_cell",
+           "markdown_table", "record", "results_dir"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SOURCES = ("paper", "reconstruction", "book")
@@ -109,7 +113,7 @@ def _flag(name: str, value: object) -> bool:
 
 
 def record(
-    claim_id: str, claim: str, *, source: str, criterion: str = "", measured: str, held: bool,
+    claim_id: str, claim: str, *, source: str, criterion: str, measured: str, held: bool,
     chapter: str, label: str, paper: str = "", asymptotic: bool = False, explanation: str = "",
 ) -> Claim:
     """Write one claim to the ledger and return it (see :class:`Claim` for the fields).
@@ -120,7 +124,7 @@ def record(
         If a text field is not a ``str`` or ``held``/``asymptotic`` is not a bool.
     ValueError
         If ``claim_id`` is malformed, ``source`` is not one of :data:`SOURCES`, or a required text
-        field (``claim``, ``measured``, ``chapter``, ``label``) is empty.
+        field (``claim``, ``criterion``, ``measured``, ``chapter``, ``label``) is empty.
     """
     _text("claim_id", claim_id)
     if not _ID.match(claim_id):
@@ -128,9 +132,9 @@ def record(
     _text("source", source)
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
-    for name, value in (("claim", claim), ("measured", measured), ("chapter", chapter), ("label", label)):
+    for name, value in (("claim", claim), ("criterion", criterion), ("measured", measured), ("chapter", chapter), ("label", label)):
         _text(name, value)
-    for name, value in (("criterion", criterion), ("paper", paper), ("explanation", explanation)):
+    for name, value in (("paper", paper), ("explanation", explanation)):
         _text(name, value, required=False)
     entry = Claim(claim_id, claim, source, criterion, measured, paper, _flag("held", held),
                   _flag("asymptotic", asymptotic), chapter, label, _scale.current().name, explanation)
@@ -145,3 +149,54 @@ def load() -> list[Claim]:
     folder = results_dir() / "claims"
     claims = [Claim(**json.loads(path.read_text())) for path in sorted(folder.glob("*.json"))]
     return sorted(claims, key=lambda c: (c.chapter, c.claim_id))
+
+
+SOURCE_LABELS = {"paper": "the paper's text", "reconstruction": "reconstruction", "book": "this book"}
+STATUS_LABELS = {"holds": "✓ holds", "consistent": "≈ consistent at the sizes tested",
+                 "differs": "≠ differs (explained)", "fails": "✗ fails"}
+_MATH = re.compile(r"(\$\$.+?\$\$|\$[^$]+\$)")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
+
+
+def markdown_cell(text: str) -> str:
+    r"""``text`` made safe for one cell of a MyST Markdown table, its ``$...$`` math kept as math.
+
+    Outside math every character that Markdown would read as markup (``*``, ``_``, ``|``, brackets,
+    backticks, ...) is escaped, so "A*ᵀ x*" stays literal instead of turning into emphasis; inside
+    math only ``|`` is escaped (a table would split the cell there) and MathJax typesets the rest.
+    An empty text becomes "—".
+
+    >>> markdown_cell("W = A*ᵀ, $|x_i^*| \\le 1$")
+    'W = A\\*ᵀ, $\\|x_i^*\\| \\le 1$'
+    """
+    text = _text("text", text, required=False).replace("\n", " ").strip()
+    if not text:
+        return "—"
+    parts = _MATH.split(text)
+    return "".join(part.replace("|", "\\|") if i % 2 else _MARKDOWN_SPECIAL.sub(r"\\\1", part)
+                   for i, part in enumerate(parts))
+
+
+def markdown_table(claims: list[Claim]) -> str:
+    """The claims as one MyST Markdown table: claim | source | criterion | measured | paper | status | where.
+
+    The "where" cell is a ``{ref}`` link to the section named by the claim's label; a claim that
+    differs carries its explanation after the measured value.
+    """
+    rows = ["| claim | source | criterion (what the check asserts) | measured (this build) | paper | status | where |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    for c in claims:
+        measured = markdown_cell(c.measured)
+        if c.status == "differs":
+            measured += f" — *why:* {markdown_cell(c.explanation)}"
+        chapter = c.chapter.rsplit("/", 1)[-1][:2].lstrip("0") or "0"
+        rows.append(f"| {markdown_cell(c.claim)} | {SOURCE_LABELS[c.source]} | {markdown_cell(c.criterion)} | {measured} "
+                    f"| {markdown_cell(c.paper)} | {STATUS_LABELS[c.status]} | {{ref}}`ch. {chapter} <{c.label}>` |")
+    return "\n".join(rows)
+
+
+def counts(claims: list[Claim]) -> dict[str, int]:
+    """How many claims per source and per status (every key of :data:`SOURCES` and :data:`STATUSES`)."""
+    by_source = Counter(c.source for c in claims)
+    by_status = Counter(c.status for c in claims)
+    return {**{s: by_source[s] for s in SOURCES}, **{s: by_status[s] for s in STATUSES}}

@@ -2,7 +2,10 @@
 
 For each page: no console errors, no failed request to the local server, every math block typeset
 by MathJax, every image loaded with a non-zero size, every internal link (and its #anchor)
-resolving; the claims page has no failing row.  A screenshot of each page goes to
+resolving; no table, equation or image wider than its column (at 1280 and 1920 px) unless it sits
+in a ``.wide-table`` scroll box; no number broken over two lines in a table; no leftover
+placeholder ("nan", "{glue", "TODO", Python's True/False in a table, ...); the claims page has no
+failing row, and every row names its source and criterion.  A screenshot of each page goes to
 ``_build/screenshots/``.  Runs after ``jupyter-book build`` (``make test`` orders it so).
 Playwright drives Debian's Chromium (``/usr/bin/chromium``, or ``$CHROMIUM``); without it the
 test skips with a message saying how to install it.
@@ -36,6 +39,45 @@ CHROMIUM_ARGS = [
 
 # Raw TeX left in the prose (outside code) means MathJax did not typeset it.
 RAW_MATH = re.compile(r"\\\(|\\\[|\$\$|\$[A-Za-z\\{][^$\n]{0,120}\$")
+
+# Template artefacts a reader should never see (outside code).
+PLACEHOLDERS = re.compile(r"q√·|\bnan\b|\bNaN\b|0e\+00|\{glue|\bTODO\b|at most 0\.00\b")
+
+# Elements wider than the column they sit in, outside a deliberate `.wide-table` scroll box.  The
+# limit is the article's width, or that of a `full-width` cell; display equations are measured by
+# their typeset formula (`mjx-math`), not by the block around it.
+TOO_WIDE = """() => {
+  const article = document.querySelector('main article') || document.querySelector('main');
+  const found = [];
+  const els = document.querySelectorAll('main article table, main article mjx-container[display="true"] > mjx-math, main article img');
+  for (const el of els) {
+    if (el.closest('.wide-table')) continue;
+    const limit = (el.closest('.tag_full-width, .full-width') || article).getBoundingClientRect();
+    const box = el.getBoundingClientRect();
+    if (box.width > limit.width + 2 || box.right > limit.right + 2) {
+      found.push(`${el.tagName.toLowerCase()} ${Math.round(box.width)} px > ${Math.round(limit.width)} px: ${(el.closest('mjx-container') || el).textContent.slice(0, 60)}`);
+    }
+  }
+  return found;
+}"""
+
+# Table cells holding a number (digits with signs, exponents, %, ±, brackets) whose text runs over
+# more than one line.
+BROKEN_NUMBERS = """() => {
+  const numeric = /^[\\s\\d.,%eE+\\-−±×\\[\\]()–/]+$/;
+  const found = [];
+  for (const cell of document.querySelectorAll('main article td, main article th')) {
+    const text = cell.innerText.trim();
+    if (!text || text.length > 40 || !/\\d/.test(text) || !numeric.test(text)) continue;
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+    if (tops.size > 1) found.push(text);
+  }
+  return found;
+}"""
+
+TABLE_BOOLEANS = """() => [...document.querySelectorAll('main article td')].map(c => c.innerText.trim()).filter(t => t === 'True' || t === 'False')"""
 
 TEXT_OUTSIDE_CODE = """() => {
   const clone = document.querySelector('main').cloneNode(true);
@@ -105,8 +147,12 @@ def test_page_renders_for_a_reader(server, browser, docname):
         page.evaluate("() => MathJax.startup.promise")
         untypeset = page.evaluate("() => [...document.querySelectorAll('main .math')].filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80))")
         assert not untypeset, f"{docname}: math not typeset by MathJax: {untypeset[:3]}"
-    raw = RAW_MATH.findall(page.evaluate(TEXT_OUTSIDE_CODE))
+    text = page.evaluate(TEXT_OUTSIDE_CODE)
+    raw = RAW_MATH.findall(text)
     assert not raw, f"{docname}: raw TeX left in the page: {raw[:5]}"
+    leftovers = sorted({m.group(0) for m in PLACEHOLDERS.finditer(text)} | set(page.evaluate(TABLE_BOOLEANS)))
+    assert not leftovers, f"{docname}: placeholders left in the page: {leftovers}"
+    _check_layout(page, docname)
 
     images = page.evaluate("() => [...document.images].map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0 && i.naturalHeight > 0}))")
     broken = [img["src"] for img in images if not img["ok"]]
@@ -126,10 +172,36 @@ def test_page_renders_for_a_reader(server, browser, docname):
     if docname.endswith("claims"):
         failing = page.evaluate("() => [...document.querySelectorAll('main table tr')].filter(r => r.innerText.includes('✗')).map(r => r.innerText)")
         assert not failing, f"claims that did not hold: {failing}"
-        assert page.evaluate("() => document.querySelectorAll('main table tr').length") > 1, "the claims table is missing"
+        rows = page.evaluate("() => [...document.querySelectorAll('main .claims-table tbody tr')].map(r => [...r.cells].map(c => c.innerText.trim()))")
+        assert rows, "the claims table is missing"
+        sources = {"the paper's text", "reconstruction", "this book"}
+        incomplete = [row[0][:60] for row in rows if len(row) != 7 or row[1].replace("’", "'") not in sources or row[2] in ("", "—")]
+        assert not incomplete, f"claims without a source or a criterion: {incomplete}"
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{docname.replace('/', '_')}.png"), full_page=True)
     page.close()
     assert not failed, f"{docname}: failed requests to the local server: {failed}"
     assert not console_errors, f"{docname}: console errors: {console_errors}"
+
+
+def _check_layout(page, docname: str) -> None:
+    """Nothing wider than its column, and no number broken over two lines, at the page's current width."""
+    width = page.viewport_size["width"]
+    too_wide = page.evaluate(TOO_WIDE)
+    assert not too_wide, f"{docname} at {width} px: wider than the column, outside a .wide-table box: {too_wide[:5]}"
+    broken = page.evaluate(BROKEN_NUMBERS)
+    assert not broken, f"{docname} at {width} px: numbers broken over two lines: {broken[:5]}"
+
+
+@pytest.mark.parametrize("docname", _toc_pages())
+def test_page_fits_a_wide_screen(server, browser, docname):
+    """The layout checks again at 1920 px, where the theme's columns change (the text column does not grow)."""
+    page = browser.new_page(viewport={"width": 1920, "height": 1000})
+    page.goto(f"{server}/{docname}.html", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    if page.evaluate("() => document.querySelector('.math') !== null"):
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
+        page.evaluate("() => MathJax.startup.promise")
+    _check_layout(page, docname)
+    page.close()

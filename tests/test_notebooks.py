@@ -47,3 +47,38 @@ def test_toc_lists_existing_files_and_every_page():
         assert any((ROOT / f"{name}{ext}").exists() for ext in (".md", ".ipynb")), name
     pages = {p.with_suffix("").relative_to(ROOT).as_posix() for p in (ROOT / "book").glob("*") if p.suffix in (".md", ".ipynb")}
     assert pages == set(listed), f"pages not in _toc.yml: {pages - set(listed)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_starts_with_the_colab_cell(path):
+    """Colab opens a notebook without `lib`: a hidden first code cell installs it there (only there), at the
+    repository URL of `_config.yml`, and selects the smoke sizes."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    nb = json.loads(path.read_text())
+    first = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    source = "".join(first["source"])
+    assert 'if "google.colab" in sys.modules:' in source, f"{path.name}: the first code cell is not the Colab set-up"
+    assert "remove-cell" in first.get("metadata", {}).get("tags", []), f"{path.name}: the Colab cell is shown in the HTML"
+    assert f'REPOSITORY_URL = "{config["repository"]["url"]}"' in source, f"{path.name}: the Colab cell's URL is not repository.url"
+    assert 'os.environ["BOOK_SCALE"] = "smoke"' in source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_live_cells_follow_the_book_pattern(path):
+    """A cell that calls `interact(` hides its code and its output, under a heading "Try it (live in Binder)"."""
+    nb = json.loads(path.read_text())
+    live = [c for c in nb["cells"] if c["cell_type"] == "code" and "interact(" in "".join(c["source"])]
+    for cell in live:
+        tags = cell.get("metadata", {}).get("tags", [])
+        assert "hide-input" in tags and "remove-output" in tags, f"{path.name}: a live cell is not tagged hide-input, remove-output"
+    if live:
+        text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+        assert "## Try it (live in Binder)" in text, f"{path.name}: no heading 'Try it (live in Binder)'"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_scale_banner(path):
+    """The scale is said once, in the introduction; chapters do not print it."""
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        assert 'print(f"BOOK_SCALE' not in "".join(cell["source"]), f"{path.name}: a cell prints the scale"
