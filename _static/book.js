@@ -4,7 +4,16 @@ function markWideTables() {
   for (const box of document.querySelectorAll(".wide-table")) {
     const table = box.querySelector("table");
     const wide = Math.max(box.scrollWidth, table ? table.getBoundingClientRect().width : 0);
-    box.classList.toggle("is-overflowing", wide > box.clientWidth + 1);
+    const overflowing = wide > box.clientWidth + 1;
+    box.classList.toggle("is-overflowing", overflowing);
+    let hint = box.previousElementSibling;
+    if (!(hint && hint.classList.contains("wide-table-hint"))) {
+      hint = document.createElement("div");
+      hint.className = "wide-table-hint";
+      hint.textContent = "↔ a wide table: scroll it sideways";
+      box.before(hint);
+    }
+    hint.hidden = !overflowing;
   }
 }
 // Table cells that hold only a number (digits, signs, exponent, %, ±, brackets) never wrap: class `num`.
