@@ -12,13 +12,18 @@ import numpy as np
 
 from lib import _validate as check
 
+__all__ = [
+    "tf_loss_and_gradient",
+    "tf_gradient",
+]
+
 
 def tf_loss_and_gradient(W: np.ndarray, Y: np.ndarray, eps: float | np.ndarray) -> tuple[float, np.ndarray]:
     """Loss and its gradient with respect to ``W`` (shape ``(h, n)``) by TensorFlow autodiff in float64."""
     import tensorflow as tf
 
     W = check.matrix(W, "W")
-    Y = check.matrix(Y, "Y", shape=(W.shape[1], None))
+    Y = check.matrix(Y, "Y", shape=(W.shape[1], None), match="W")
     e = check.bias(eps, W.shape[0])
     Wt = tf.Variable(W, dtype=tf.float64)
     Yt = tf.constant(Y, dtype=tf.float64)

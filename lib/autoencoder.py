@@ -30,7 +30,7 @@ __all__ = [
 
 def _inputs(W: np.ndarray, Y: np.ndarray, eps: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     W = check.matrix(W, "W")
-    Y = check.matrix(Y, "Y", shape=(W.shape[1], None))
+    Y = check.matrix(Y, "Y", shape=(W.shape[1], None), match="W")
     return W, Y, check.bias(eps, W.shape[0])
 
 
@@ -120,7 +120,7 @@ def proxy_gradient(W: np.ndarray, Y: np.ndarray, X: np.ndarray, eps: float | np.
         The codes that generated ``Y``, shape ``(h, N)``; their nonzero pattern is the support.
     """
     W, Y, e = _inputs(W, Y, eps)
-    X = check.matrix(X, "X", shape=(W.shape[0], Y.shape[1]))
+    X = check.matrix(X, "X", shape=(W.shape[0], Y.shape[1]), match="W and Y")
     return _masked_gradient(W, Y, W @ Y - e, X != 0)
 
 
@@ -133,5 +133,5 @@ def support_recovered(W: np.ndarray, Y: np.ndarray, X: np.ndarray, eps: float | 
         Boolean array of shape ``(N,)``.
     """
     W, Y, e = _inputs(W, Y, eps)
-    X = check.matrix(X, "X", shape=(W.shape[0], Y.shape[1]))
+    X = check.matrix(X, "X", shape=(W.shape[0], Y.shape[1]), match="W and Y")
     return np.all((W @ Y - e > 0) == (X != 0), axis=0)

@@ -17,6 +17,21 @@ from scipy.linalg import hadamard
 
 from lib import _validate as check
 
+__all__ = [
+    "random_dictionary",
+    "hadamard_dictionary",
+    "uniform_moments",
+    "coherence",
+    "coherence_exponent",
+    "support_size",
+    "sample_supports",
+    "sample_sparse_codes",
+    "sample_codes",
+    "perturb_columns",
+    "SparseCodingModel",
+    "ROUNDING_RULES",
+]
+
 ROUNDING_RULES = ("round", "floor", "ceil")
 
 
@@ -41,6 +56,7 @@ def random_dictionary(n: int, h: int, rng: np.random.Generator) -> np.ndarray:
     n = check.integer(n, "n", minimum=1)
     h = check.integer(h, "h", minimum=1)
     rng = check.generator(rng)
+    check.allocation("n, h", 2 * 8.0 * n * h)
     G = rng.standard_normal((n, h))
     return G / np.linalg.norm(G, axis=0, keepdims=True)
 
@@ -124,6 +140,7 @@ def sample_supports(h: int, k: int, N: int, rng: np.random.Generator) -> np.ndar
     k = check.integer(k, "k", minimum=1, maximum=h)
     N = check.integer(N, "N", minimum=1)
     rng = check.generator(rng)
+    check.allocation("h, N" if 2 * k > h else "k, N", 3 * 8.0 * N * (h if 2 * k > h else k))
     if 2 * k > h:  # dense case: a random permutation per row
         return np.sort(np.argsort(rng.random((N, h)), axis=1)[:, :k], axis=1)
     support = np.sort(rng.integers(0, h, size=(N, k)), axis=1)
@@ -173,6 +190,7 @@ def sample_codes(
     numpy.ndarray
         ``X`` of shape ``(h, N)``.
     """
+    check.allocation("h, N", 8.0 * check.integer(h, "h", minimum=1) * check.integer(N, "N", minimum=1))
     support, values = sample_sparse_codes(h, k, N, rng, low, high)
     X = np.zeros((h, support.shape[0]))
     X[support.T, np.arange(support.shape[0])] = values.T
@@ -293,5 +311,6 @@ class SparseCodingModel:
 
     def sample(self, N: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``N`` samples; returns ``(X, Y)`` with shapes ``(h, N)`` and ``(n, N)``."""
+        check.allocation("N", 8.0 * (self.h + self.n) * check.integer(N, "N", minimum=1))
         X = sample_codes(self.h, self.k, N, rng, self.low, self.high)
         return X, self.A @ X

@@ -13,9 +13,24 @@ from typing import Any
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
-__all__ = ["COLORS", "PAGE_WIDTH", "STYLE", "figure", "fit_loglog_slope", "glue_figure", "use_style"]
+from lib import _validate as check
 
+__all__ = [
+    "PAGE_WIDTH",
+    "COLORS",
+    "STYLE",
+    "use_style",
+    "figure",
+    "fit_loglog_slope",
+    "glue_figure",
+    "MAX_PANELS",
+    "MAX_INCHES",
+]
+
+MAX_PANELS = 100  # a grid larger than this is a mistake, not a figure
+MAX_INCHES = 100.0
 PAGE_WIDTH = 7.0  # inches: the body width of the HTML page at the default zoom
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")
 
@@ -66,25 +81,27 @@ def figure(ncols: int = 1, nrows: int = 1, *, height: float = 3.2, width: float 
     (matplotlib.figure.Figure, numpy.ndarray or matplotlib.axes.Axes)
         As :func:`matplotlib.pyplot.subplots`.
     """
-    if ncols < 1 or nrows < 1:
-        raise ValueError(f"ncols and nrows must be >= 1, got ncols={ncols}, nrows={nrows}")
+    ncols = check.integer(ncols, "ncols", minimum=1, maximum=MAX_PANELS)
+    nrows = check.integer(nrows, "nrows", minimum=1, maximum=MAX_PANELS)
+    height = check.real(height, "height", minimum=0.0, maximum=MAX_INCHES, strict_min=True)
+    width = check.real(width, "width", minimum=0.0, maximum=MAX_INCHES, strict_min=True)
     use_style()
     return plt.subplots(nrows, ncols, figsize=(width, height * nrows), **kwargs)
 
 
 def fit_loglog_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     r"""Least-squares fit of :math:`\log y = a + b \log x`; returns ``(b, a)`` (slope, intercept)."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+    x = check.real_array(x, "x", ndim=1, minimum=0.0, strict_min=True)
+    y = check.real_array(y, "y", ndim=1, minimum=0.0, strict_min=True)
+    if x.size < 2 or x.shape != y.shape:
         raise ValueError(f"x and y must be 1-d arrays of equal length >= 2, got {x.shape} and {y.shape}")
-    if np.any(x <= 0) or np.any(y <= 0):
-        raise ValueError("x and y must be positive for a log-log fit")
+    if np.ptp(x) == 0:
+        raise ValueError("x must hold at least two different values for a slope")
     slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
     return float(slope), float(intercept)
 
 
-def glue_figure(name: str, fig) -> None:
+def glue_figure(name: str, fig: Figure) -> None:
     """Glue ``fig`` under ``name`` for a ``{glue:figure}`` directive and close it.
 
     Closing matters: the inline backend would otherwise also show the figure under the cell, so it
@@ -92,5 +109,7 @@ def glue_figure(name: str, fig) -> None:
     """
     from myst_nb import glue
 
+    check.text(name, "name")
+    check.of_type(fig, "fig", Figure)
     glue(name, fig, display=False)
     plt.close(fig)

@@ -91,7 +91,7 @@ def recovery(A: np.ndarray, W: np.ndarray) -> Recovery:
     Recovery
     """
     A = check.matrix(A, "A")
-    W = check.matrix(W, "W", shape=(None, A.shape[0]))
+    W = check.matrix(W, "W", shape=(None, A.shape[0]), match="A")
     if W.shape[0] < A.shape[1]:
         raise ValueError(f"W must have at least h={A.shape[1]} rows (atoms), got {W.shape[0]}")
     signed = _unit_rows(A.T) @ _unit_rows(W).T
@@ -110,6 +110,9 @@ def align(W: np.ndarray, match: Recovery) -> np.ndarray:
         ``match.signs[:, None] * W[match.assignment]``, shape ``(h, n)``.
     """
     W = check.matrix(W, "W")
+    check.of_type(match, "match", Recovery)
+    if match.assignment.max() >= W.shape[0]:
+        raise ValueError(f"W must have at least {match.assignment.max() + 1} rows to match match, got {W.shape[0]}")
     return match.signs[:, None] * W[match.assignment]
 
 
@@ -129,5 +132,5 @@ def column_distances(A: np.ndarray, W: np.ndarray) -> np.ndarray:
         Shape ``(h,)``.
     """
     A = check.matrix(A, "A")
-    W = check.matrix(W, "W", shape=(A.shape[1], A.shape[0]))
+    W = check.matrix(W, "W", shape=(A.shape[1], A.shape[0]), match="A")
     return np.linalg.norm(W - A.T, axis=1)

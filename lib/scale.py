@@ -18,6 +18,18 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from lib import _validate as check
+
+__all__ = [
+    "SCALES",
+    "DEFAULT_SCALE",
+    "ENV_VAR",
+    "SIZES",
+    "Scale",
+    "current",
+    "sizes",
+]
+
 SCALES = ("smoke", "paper", "large")
 DEFAULT_SCALE = "paper"
 ENV_VAR = "BOOK_SCALE"
@@ -65,13 +77,11 @@ class Scale:
     name: str
 
     def __post_init__(self) -> None:
-        if self.name not in SCALES:
-            raise ValueError(f"{ENV_VAR} must be one of {', '.join(SCALES)}; got {self.name!r}")
+        check.choice(self.name, "name", SCALES)
 
     def sizes(self, experiment: str) -> Mapping[str, Any]:
         """The read-only sizes of ``experiment`` at this scale."""
-        if experiment not in SIZES:
-            raise ValueError(f"experiment must be one of {sorted(SIZES)}, got {experiment!r}")
+        check.choice(experiment, "experiment", sorted(SIZES))
         return MappingProxyType(SIZES[experiment][self.name])
 
     def __str__(self) -> str:
@@ -80,7 +90,10 @@ class Scale:
 
 def current() -> Scale:
     """The scale named by ``BOOK_SCALE`` (default ``"paper"``); a bad value raises ``ValueError``."""
-    return Scale(os.environ.get(ENV_VAR, DEFAULT_SCALE).strip().lower())
+    name = os.environ.get(ENV_VAR, DEFAULT_SCALE).strip().lower()
+    if name not in SCALES:
+        raise ValueError(f"{ENV_VAR} must be one of {', '.join(SCALES)}; got {name!r}")
+    return Scale(name)
 
 
 def sizes(experiment: str, scale: Scale | str | None = None) -> Mapping[str, Any]:
@@ -88,5 +101,7 @@ def sizes(experiment: str, scale: Scale | str | None = None) -> Mapping[str, Any
     if scale is None:
         scale = current()
     elif isinstance(scale, str):
-        scale = Scale(scale)
+        scale = Scale(check.choice(scale, "scale", SCALES))
+    else:
+        check.of_type(scale, "scale", Scale)
     return scale.sizes(experiment)

@@ -92,3 +92,17 @@ def test_validation_errors_name_the_parameter(rng, call, match):
     A, W, X, Y = _instance(rng)
     with pytest.raises((ValueError, TypeError), match=match):
         call(W, Y, X)
+
+
+def test_relu_derivative_at_exactly_zero_is_zero():
+    """The documented convention: at u_i = 0 the ReLU's derivative is 0, so a unit exactly at its threshold is inactive.
+
+    With W = I, y = e_1 and eps = 1, every pre-activation is u = y - 1 <= 0 and u_1 = 0 exactly; r = 0,
+    e = -y, so the gradient is 0 under the convention and -e_1 e_1^T if the derivative at 0 were 1.
+    """
+    W = np.eye(4)
+    Y = np.zeros((4, 1))
+    Y[0, 0] = 1.0
+    assert (W @ Y - 1.0)[0, 0] == 0.0
+    np.testing.assert_array_equal(ae.gradient(W, Y, 1.0), np.zeros((4, 4)))
+    np.testing.assert_array_equal(ae.encode(W, Y, 1.0), np.zeros((4, 1)))

@@ -7,6 +7,7 @@ import pytest
 
 from lib import autoencoder, estimators, expectation, model
 from lib.experiments import criticality as ex
+from lib.estimators.statistics import rms_statistics
 from lib.theory import criticality as th
 
 M1, M2 = ex.uniform_moments(1.0, 2.0)
@@ -268,3 +269,49 @@ def test_monte_carlo_validation(instance, kwargs, match):
     args = {"N": 100, "rng": np.random.default_rng(0), **kwargs}
     with pytest.raises((ValueError, TypeError), match=match):
         estimators.sampled_gradient(W, A, 2, 0.4, args.pop("N"), args.pop("rng"), **args)
+        ex.monte_carlo_gradient(W, A, 2, 0.4, args.pop("N"), args.pop("rng"), **args)
+
+
+def test_first_order_norm_uses_the_k1_tangential_coefficient():
+    """first_order_norm is k1_prediction's formula: tangential coefficient (m2 - 2 m1 eps + eps^2) delta, not m2 delta.
+
+    Expanding the k = 1 closed form gives the former (issue 12: at eps = 0.5, delta = 0.3 the m2 delta form was
+    11 % further from the exact value).  At eps = 2 m1 only the tangential term is left.
+    """
+    from lib.experiments import simulations as sim
+
+    h = 64
+    for eps, delta in [(0.5, 0.3), (0.2, 0.05), (2 * M1, 0.3), (1.0, 0.0)]:
+        assert th.first_order_norm(1 / h, eps, M1, M2, delta) == pytest.approx(
+            sim.k1_prediction(h, eps, delta, 1.0, 2.0), rel=1e-13)
+    assert th.first_order_norm(1 / h, 2 * M1, M1, M2, 0.3) == pytest.approx(M2 * 0.3 / h, rel=1e-13)
+
+
+def _batch_gradients(rng, B=8, h=6, n=4):
+    mean = rng.standard_normal((h, n))
+    return [mean + 0.3 * rng.standard_normal((h, n)) for _ in range(B)]
+
+
+def test_entry_standard_errors_use_b_minus_one(rng):
+    gs = _batch_gradients(rng)
+    mean, entry_se, _, _ = rms_statistics(lambda b: gs[b], len(gs))
+    stack = np.stack(gs)
+    np.testing.assert_allclose(mean, stack.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(entry_se, stack.std(axis=0, ddof=1) / np.sqrt(len(gs)), rtol=1e-10)
+
+
+def test_rms_standard_error_matches_a_brute_force_jackknife(rng):
+    """The RMS norm's s.e. (delta method on the jackknifed squared norm) against a brute-force jackknife of the RMS itself."""
+    gs = _batch_gradients(rng, B=12)
+    B, h = len(gs), gs[0].shape[0]
+    _, _, rms, rms_se = rms_statistics(lambda b: gs[b], B)
+
+    def unbiased_rms(batch):
+        total = sum(batch)
+        pairs = np.vdot(total, total) - sum(np.vdot(g, g) for g in batch)
+        return np.sqrt(pairs / (len(batch) * (len(batch) - 1)) / h)
+
+    assert rms == pytest.approx(unbiased_rms(gs), rel=1e-12)
+    leave_out = np.array([unbiased_rms(gs[:b] + gs[b + 1:]) for b in range(B)])
+    jackknife = np.sqrt((B - 1) / B * np.sum((leave_out - leave_out.mean()) ** 2))
+    assert rms_se == pytest.approx(jackknife, rel=0.05)

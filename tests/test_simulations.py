@@ -138,3 +138,12 @@ def test_line_bias_readings(rng):
         sim.line_bias_readings(1024, rng, p=0.3)
     with pytest.raises(ValueError, match="t_values"):
         sim.line_bias_readings(128, rng, t_values=[])
+def test_k1_prediction_keeps_the_eps_squared_term():
+    """At eps = 2 m1 only the delta term is left: q (m2 - 2 m1 eps + eps^2) delta = q m2 delta (m1 = 1.5, m2 = 7/3 for U[1, 2])."""
+    h, delta = 64, 0.3
+    m1, m2 = model.uniform_moments(1.0, 2.0)
+    assert sim.k1_prediction(h, 2 * m1, delta, 1.0, 2.0) == pytest.approx(m2 * delta / h, rel=1e-13)
+    # and in general it is the hypotenuse of the A_i and tangential parts
+    eps = 0.5
+    expected = np.hypot(eps * (2 * m1 - eps), (m2 - 2 * m1 * eps + eps**2) * delta) / h
+    assert sim.k1_prediction(h, eps, delta, 1.0, 2.0) == pytest.approx(expected, rel=1e-13)

@@ -154,8 +154,8 @@ def test_theory_validation(call, match):
 def test_theory_type_errors():
     with pytest.raises(TypeError, match="eps"):
         th.hoeffding_bound("big", 2.0, 0.1, 1.5, 1.0, 2.0)
-    with pytest.raises(TypeError, match="h"):
-        th.ball_radius(64.0, 0.1, 0.3)
+    with pytest.raises(ValueError, match="h must be an integer"):
+        th.ball_radius(64.5, 0.1, 0.3)  # an integral float (64.0) is accepted, a fraction is not
 
 
 # --------------------------------------------------------------------------- experiments
@@ -306,3 +306,9 @@ def test_summarise_accepts_unsorted_biases(rng):
     a = ex._summarise(QT.copy(), support, eps, edges)
     b = ex._summarise(QT.copy(), support, np.sort(eps), edges)
     np.testing.assert_array_equal(a.off_exceed[np.argsort(eps)], b.off_exceed)
+
+
+def test_on_support_floor_has_k_minus_one_interference_terms():
+    """The in-support floor (1 - delta) m_min - (K - 1) beta m_max, pinned: K - 1 other units interfere, not K."""
+    assert th.on_support_floor(0.1, 0.05, 3.0, 1.0, 2.0) == pytest.approx(0.9 * 1.0 - 2 * 0.05 * 2.0, rel=1e-14)
+    assert th.on_support_floor(0.0, 0.2, 1.0, 1.5, 2.0) == pytest.approx(1.5, rel=1e-14)  # K = 1: no interference

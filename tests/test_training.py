@@ -193,3 +193,16 @@ def test_far_start_separates_scale_from_direction(rng):
     assert far.start_norm == pytest.approx(np.sqrt(5), abs=0.3)  # |A_i + 2 g_i| with g_i nearly orthogonal to A_i
     assert 0.2 < far.start_mcc < 0.7
     assert 0 <= far.raw_frac99 <= 1 and 0 <= far.unit_frac99 <= 1
+
+
+def test_adam_matches_the_textbook_recursion_over_many_steps(rng):
+    """Adam's moments over several steps: m with beta1, v with beta2 (a v that decayed with beta1 would differ from step 2)."""
+    lr, beta1, beta2, tiny = 0.01, 0.8, 0.95, 1e-8
+    opt = training.Adam(lr, beta1=beta1, beta2=beta2, tiny=tiny)
+    m = v = np.zeros((3, 2))
+    for t in range(1, 6):
+        g = rng.standard_normal((3, 2))
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        expected = lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + tiny)
+        np.testing.assert_allclose(opt(g), expected, rtol=1e-12)

@@ -26,6 +26,19 @@ from lib.estimators import GradientEstimate, sampled_gradient
 from lib.model import hadamard_dictionary, uniform_moments
 from lib.theory import criticality as theory
 
+__all__ = [
+    "enumerate_codes",
+    "two_point_values",
+    "AutodiffComparison",
+    "autodiff_comparison",
+    "CriticalitySweep",
+    "criticality_sweep",
+    "ProxyGapSweep",
+    "proxy_gap_sweep",
+    "Decomposition",
+    "decomposition_at",
+]
+
 
 # --------------------------------------------------------------------------- a small instance
 

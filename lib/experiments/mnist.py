@@ -19,6 +19,19 @@ from tqdm import tqdm  # text bars on stderr: an executed notebook stores no wid
 from lib import _validate as check
 from lib import mnist, model
 
+__all__ = [
+    "Fit",
+    "fit",
+    "mean_image_mse",
+    "pca_mse",
+    "active_fraction",
+    "effective_exponent",
+    "Atoms",
+    "atoms",
+    "Sweep",
+    "sweep",
+]
+
 
 @dataclass(frozen=True)
 class Fit:

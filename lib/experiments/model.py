@@ -11,6 +11,14 @@ from tqdm import tqdm  # text bars on stderr: an executed notebook stores no wid
 from lib import _validate as check
 from lib import autoencoder, model
 
+__all__ = [
+    "CoherenceTable",
+    "gaussian_coherence_bound",
+    "coherence_table",
+    "OrthogonalCheck",
+    "orthogonal_minimum",
+]
+
 
 @dataclass(frozen=True)
 class CoherenceTable:
@@ -46,15 +54,18 @@ def gaussian_coherence_bound(n: np.ndarray | float, h: np.ndarray | float) -> np
     the largest of :math:`h(h-1)/2` of them in absolute value is about
     :math:`\sqrt{2\log(h^2)/n} = \sqrt{4\log h/n}`.
     """
-    return np.sqrt(4.0 * np.log(np.asarray(h, dtype=float)) / np.asarray(n, dtype=float))
+    n = check.real_array(n, "n", minimum=0.0, strict_min=True)
+    h = check.real_array(h, "h", minimum=1.0)
+    return np.sqrt(4.0 * np.log(h) / n)
 
 
 def coherence_table(n_values, h_values, trials: int, rng: np.random.Generator) -> CoherenceTable:
     """Measure the coherence of ``trials`` Gaussian dictionaries for every overcomplete ``(n, h)`` pair."""
-    n_values = np.asarray([check.integer(n, "n_values", minimum=2) for n in n_values])
-    h_values = np.asarray([check.integer(h, "h_values", minimum=2) for h in h_values])
-    trials = check.integer(trials, "trials", minimum=1)
+    n_values = np.asarray(check.integer_sequence(n_values, "n_values", minimum=2))
+    h_values = np.asarray(check.integer_sequence(h_values, "h_values", minimum=2))
+    trials = check.loop_count(trials, "trials")
     rng = check.generator(rng)
+    check.allocation("n_values, h_values", 8.0 * (2 * n_values.max() + 2048) * h_values.max())
     mu = np.full((n_values.size, h_values.size, trials), np.nan)
     cells = [(a, b) for a in range(n_values.size) for b in range(h_values.size) if n_values[a] < h_values[b]]
     for a, b in tqdm(cells, desc="coherence", leave=False):
@@ -98,9 +109,10 @@ def orthogonal_minimum(n: int, N: int, rng: np.random.Generator, directions: int
     """
     n = check.integer(n, "n", minimum=2)
     N = check.integer(N, "N", minimum=1)
-    directions = check.integer(directions, "directions", minimum=1)
+    directions = check.loop_count(directions, "directions")
     t_max = check.real(t_max, "t_max", minimum=0.0, strict_min=True)
     rng = check.generator(rng)
+    check.allocation("n, N", 8.0 * (5 * n * N + 4 * n * n))
     A = ortho_group.rvs(n, random_state=rng)
     X = rng.uniform(0.0, 1.0, size=(n, N))
     Y = A @ X

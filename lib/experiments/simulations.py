@@ -92,14 +92,18 @@ class Settings:
     rounding: str = "round"
 
     def __post_init__(self) -> None:
-        check.real(self.n_fraction, "n_fraction", minimum=0.0, maximum=1.0, strict_min=True)
-        check.real(self.delta, "delta", minimum=0.0)
-        check.real(self.prefactor, "prefactor", minimum=0.0)
-        check.real(self.low, "low", minimum=0.0)
-        check.real(self.high, "high", minimum=0.0)
-        if not self.high > self.low:
+        values = {
+            "n_fraction": check.real(self.n_fraction, "n_fraction", minimum=0.0, maximum=1.0, strict_min=True),
+            "delta": check.real(self.delta, "delta", minimum=0.0),
+            "prefactor": check.real(self.prefactor, "prefactor", minimum=0.0),
+            "low": check.real(self.low, "low", minimum=0.0),
+            "high": check.real(self.high, "high", minimum=0.0),
+            "rounding": check.choice(self.rounding, "rounding", model.ROUNDING_RULES),
+        }
+        if not values["high"] > values["low"]:
             raise ValueError(f"high must be > low, got low={self.low}, high={self.high}")
-        model.support_size(2, 0.5, self.rounding)  # validates ``rounding``
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
 
     @property
     def m1(self) -> float:
@@ -117,7 +121,9 @@ class Settings:
     def bias(self, h: int, p: float, coherence: float, delta: float | None = None) -> float:
         r""":math:`\epsilon = c\cdot2m_1h^p(\delta+\mu)` (``delta`` defaults to :attr:`delta`)."""
         delta = self.delta if delta is None else check.real(delta, "delta", minimum=0.0)
+        h = check.integer(h, "h", minimum=1)
         p = check.exponent(p)
+        coherence = check.real(coherence, "coherence", minimum=0.0, maximum=1.0)
         return float(self.prefactor * 2.0 * self.m1 * h**p * (delta + coherence))
 
 
@@ -238,7 +244,7 @@ def k1_prediction(h: int, eps: float, delta: float, low: float, high: float) -> 
     h = check.integer(h, "h", minimum=1)
     eps = check.real(eps, "eps")
     delta = check.real(delta, "delta", minimum=0.0)
-    m1, m2 = 0.5 * (low + high), (low**2 + low * high + high**2) / 3.0
+    m1, m2 = model.uniform_moments(low, high)
     return float(np.hypot(eps * (2 * m1 - eps), (m2 - 2 * m1 * eps + eps**2) * delta) / h)
 
 

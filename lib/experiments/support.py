@@ -114,7 +114,7 @@ def inner_products(A: np.ndarray, delta: float, rng: np.random.Generator, bins: 
     bounds of eq. (4) are hardest to meet.
     """
     A = check.matrix(A, "A")
-    bins = check.integer(bins, "bins", minimum=2)
+    bins = check.loop_count(bins, "bins", minimum=2)
     mu = model.coherence(A)
     W = model.perturb_columns(A, delta, rng)
     M = W @ A
@@ -141,8 +141,8 @@ def decomposition_residual(W: np.ndarray, A: np.ndarray, support: np.ndarray, va
     gathered pre-activations every experiment here relies on.
     """
     W = check.matrix(W, "W")
-    A = check.matrix(A, "A", shape=(W.shape[1], W.shape[0]))
-    support, values = _codes(support, values, W.shape[0])
+    A = check.matrix(A, "A", shape=(W.shape[1], W.shape[0]), match="W")
+    support, values = check.codes(support, values, W.shape[0])
     N = support.shape[0]
     X = np.zeros((W.shape[0], N))
     X[support.T, np.arange(N)] = values.T
@@ -153,16 +153,6 @@ def decomposition_residual(W: np.ndarray, A: np.ndarray, support: np.ndarray, va
     direct = W @ (A @ X)
     gathered = _sparse_preactivations(np.ascontiguousarray(M.T), support, values).T
     return float(max(np.abs(direct - signal - Z).max(), np.abs(direct - gathered).max()))
-
-
-def _codes(support: np.ndarray, values: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
-    support = np.asarray(support)
-    if support.ndim != 2 or not np.issubdtype(support.dtype, np.integer):
-        raise ValueError("support must be a 2-d integer array of shape (N, k)")
-    if support.min() < 0 or support.max() >= h:
-        raise ValueError(f"support must hold indices in [0, {h - 1}]")
-    values = check.matrix(values, "values", shape=support.shape)
-    return support, values
 
 
 @dataclass(frozen=True)
@@ -241,9 +231,7 @@ def _concatenate(parts: list[Preactivations]) -> Preactivations:
 
 
 def _grid(values: object, name: str) -> np.ndarray:
-    grid = np.atleast_1d(np.asarray(values, dtype=np.float64))
-    if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
-        raise ValueError(f"{name} must be a non-empty 1-d sequence of finite numbers >= 0")
+    grid = np.asarray(check.real_sequence(values, name, minimum=0.0))
     if np.any(np.diff(grid) < 0):
         raise ValueError(f"{name} must be non-decreasing")
     return grid
@@ -357,12 +345,15 @@ def gaussian_recovery(
     h = check.integer(h, "h", minimum=2)
     n = check.integer(n, "n", minimum=2)
     N = check.integer(N, "N", minimum=1)
-    bins = check.integer(bins, "bins", minimum=2)
+    bins = check.loop_count(bins, "bins", minimum=2)
     deltas = _grid(deltas, "deltas")
     if np.any(deltas > 1):
         raise ValueError("deltas must lie in [0, 1]")
     prefactors = _grid(prefactors, "prefactors")
+    rng = check.generator(rng)
+    model.uniform_moments(low, high)  # validates low <= high
     k = model.support_size(h, p)
+    check.allocation("h, n, N", _tradeoff_bytes(h, n, k, N))
     K = theory.support_bound(h, p, k)
     A = model.random_dictionary(n, h, rng)
     mu = model.coherence(A)
@@ -380,13 +371,22 @@ def gaussian_recovery(
     return RecoveryTradeoff(h, n, k, K, mu, m1, deltas, prefactors, np.array(marks), tuple(results))
 
 
+def _tradeoff_bytes(h: int, n: int, k: int, N: int) -> float:
+    """Memory of :func:`gaussian_recovery`: two dictionaries, the signals, their gathered atoms and two ``(N, h)`` products."""
+    return 8.0 * (2 * n * h + n * N * (k + 1) + 4 * N * h)
+
+
 def tradeoff(
     h_values, n_fraction: float, p: float, deltas, prefactors, N: int, rng: np.random.Generator,
     low: float = 1.0, high: float = 2.0,
 ) -> list[RecoveryTradeoff]:
     """:func:`gaussian_recovery` for every ``h`` in ``h_values``, with ``n = round(n_fraction * h)``."""
     n_fraction = check.real(n_fraction, "n_fraction", minimum=0.0, maximum=1.0, strict_min=True)
-    h_values = [check.integer(h, "h_values", minimum=2) for h in h_values]
+    h_values = check.integer_sequence(h_values, "h_values", minimum=2)
+    N = check.integer(N, "N", minimum=1)
+    p = check.exponent(p)
+    top = max(h_values)
+    check.allocation("h_values, N", _tradeoff_bytes(top, max(2, round(n_fraction * top)), model.support_size(top, p), N))
     return [
         gaussian_recovery(h, max(2, round(n_fraction * h)), p, deltas, prefactors, N, rng, low, high)
         for h in tqdm(h_values, desc="trade-off", leave=False)
@@ -482,17 +482,21 @@ def hadamard_recovery(
     bias :math:`\epsilon = c\,m_1K\beta`.  :math:`WA^*` is formed with a fast Walsh–Hadamard
     transform (:math:`O(h^2\log h)`), and the samples are processed ``chunk`` at a time.
     """
-    h_values = [check.integer(h, "h_values", minimum=4) for h in h_values]
+    h_values = check.integer_sequence(h_values, "h_values", minimum=4)
     if any(h & (h - 1) for h in h_values):
         raise ValueError(f"h_values must be powers of 2, got {h_values}")
     p = check.exponent(p)
     nu = check.real(nu, "nu", minimum=0.0, strict_min=True)
     N = check.integer(N, "N", minimum=1)
     chunk = check.integer(chunk, "chunk", minimum=1)
-    bins = check.integer(bins, "bins", minimum=2)
+    bins = check.loop_count(bins, "bins", minimum=2)
     prefactor = check.real(prefactor, "prefactor", minimum=0.0)
     low = check.real(low, "low", minimum=0.0)
     high = check.real(high, "high", minimum=low, strict_min=True)
+    rng = check.generator(rng)
+    top = max(h_values)
+    check.allocation("h_values, N, chunk", 8.0 * (3 * top * top + 4 * min(chunk, N) * top + 3 * N * model.support_size(top, p)))
+    check.work("h_values, N", float(N) * top * len(h_values))
     return [
         _hadamard_case(h, p, nu, N, rng, low, high, prefactor, bins, chunk)
         for h in tqdm(h_values, desc="Hadamard", leave=False)
@@ -510,6 +514,8 @@ def two_point_values(size: tuple[int, ...], low: float, high: float, m1: float, 
     high = check.real(high, "high", minimum=low, strict_min=True)
     m1 = check.real(m1, "m1", minimum=low, maximum=high)
     rng = check.generator(rng)
+    size = check.integer_sequence(size, "size", minimum=0)
+    check.allocation("size", 16.0 * np.prod(size, dtype=np.float64))
     return np.where(rng.random(size) < (m1 - low) / (high - low), high, low)
 
 
@@ -562,12 +568,15 @@ def false_positive_frequencies(
     for these values.  :math:`\beta` cancels: :math:`Z_i\ge\epsilon = c\,m_1K\beta` iff
     :math:`\sum_{j\in S}x^*_j \ge c\,m_1K`.  Values are :func:`two_point_values`.
     """
-    h_values = np.array([check.integer(h, "h_values", minimum=2) for h in h_values])
+    h_values = np.array(check.integer_sequence(h_values, "h_values", minimum=2))
     p = check.exponent(p)
     N = check.integer(N, "N", minimum=1)
     chunk = check.integer(chunk, "chunk", minimum=1)
     prefactor = check.real(prefactor, "prefactor", minimum=0.0)
+    two_point_values((0,), low, high, m1, check.generator(rng))  # validates low, high, m1 and rng
     k = np.array([model.support_size(int(h), p) for h in h_values])
+    check.allocation("chunk", 16.0 * min(chunk, N) * k.max())
+    check.work("N", float(N) * k.sum())
     K = np.array([theory.support_bound(int(h), p, int(s)) for h, s in zip(h_values, k)])
     threshold = prefactor * m1 * K
     counts = np.zeros(h_values.size, dtype=np.int64)
@@ -586,9 +595,9 @@ def binomial_interval(counts, N: int, level: float = 0.95) -> tuple[np.ndarray, 
     """
     N = check.integer(N, "N", minimum=1)
     level = check.real(level, "level", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
-    counts = np.asarray(counts)
-    if not np.issubdtype(counts.dtype, np.integer) or np.any(counts < 0) or np.any(counts > N):
-        raise ValueError(f"counts must be integers in [0, N={N}]")
+    counts = check.real_array(counts, "counts", minimum=0.0, maximum=N)
+    if np.any(counts != np.round(counts)):
+        raise ValueError(f"counts must be whole numbers in [0, N={N}]")
     alpha = 1.0 - level
     lower = np.where(counts > 0, beta_distribution.ppf(alpha / 2, np.maximum(counts, 1), N - counts + 1), 0.0)
     upper = np.where(counts < N, beta_distribution.ppf(1 - alpha / 2, counts + 1, np.maximum(N - counts, 1)), 1.0)

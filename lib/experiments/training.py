@@ -28,6 +28,25 @@ from lib import _validate as check
 from lib import autoencoder, baselines, model as _model, training
 from lib.recovery import recovery
 
+__all__ = [
+    "Tier",
+    "init_name",
+    "starts",
+    "theory_bias",
+    "norm_fixed_point",
+    "Run",
+    "Comparison",
+    "compare",
+    "results_table",
+    "format_table",
+    "FarStart",
+    "far_start",
+    "BiasSweep",
+    "bias_sweep",
+    "SampleSweep",
+    "sample_sweep",
+]
+
 RANDOM = "random"
 # Step sizes, each picked from three values on one seed of the 256×512 tier at the paper-scale budget
 # (autoencoder RMSProp rate 1e-3 / 3e-3 / 5e-3 and its decay; Arora et al. target 0.01 / 0.03;

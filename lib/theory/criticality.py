@@ -34,7 +34,7 @@ def check_instance(W: object, A: object, k: object, eps: object) -> tuple[np.nda
     """Validate an encoder ``W`` ``(h, n)``, a dictionary ``A`` ``(n, h)``, a support size ``1 <= k <= h`` and a bias; the bias comes back as ``(h,)``."""
     W = check.matrix(W, "W")
     h, n = W.shape
-    A = check.matrix(A, "A", shape=(n, h))
+    A = check.matrix(A, "A", shape=(n, h), match="W")
     k = check.integer(k, "k", minimum=1, maximum=h)
     return W, A, k, check.bias(eps, h)[:, 0]
 
@@ -45,18 +45,9 @@ def check_values(low: object, high: object) -> tuple[float, float]:
     return low, check.real(high, "high", minimum=low)
 
 
-def _positive_array(value: object, name: str) -> np.ndarray:
-    array = np.asarray(value, dtype=np.float64)
-    if not np.all(np.isfinite(array)) or np.any(array <= 0):
-        raise ValueError(f"{name} must be positive and finite")
-    return array
-
 
 def _h_array(h: object) -> np.ndarray:
-    array = _positive_array(h, "h")
-    if np.any(array < 1):
-        raise ValueError("h must be >= 1")
-    return array
+    return check.real_array(h, "h", minimum=1.0)
 
 
 def predicted_rate(h: object, p: float) -> np.ndarray:
@@ -77,9 +68,7 @@ def theorem_bias(h: object, p: float, delta: object, mu: object, m1: float, pref
     :math:`|\langle W_i, A^*_j\rangle|`, :math:`j\ne i`.  ``prefactor`` is :math:`c` (the paper's
     Sec. 6 uses a smaller one).
     """
-    mu = np.asarray(mu, dtype=np.float64)
-    if not np.all(np.isfinite(mu)) or np.any(mu < 0) or np.any(mu > 1):
-        raise ValueError("mu must lie in [0, 1]")
+    mu = check.real_array(mu, "mu", minimum=0.0, maximum=1.0)
     prefactor = check.real(prefactor, "prefactor", minimum=0.0, strict_min=True)
     K = _h_array(h) ** check.exponent(p)
     return np.asarray(support.bias(m1, K, support.inner_product_bound(delta, mu), prefactor))
@@ -130,19 +119,18 @@ def expected_proxy_gradient_k1(W: np.ndarray, A: np.ndarray, eps: float | np.nda
 
 
 def first_order_norm(q: object, eps: object, m1: float, m2: float, delta: object) -> np.ndarray:
-    r"""First-order size of the :math:`k=1` expected gradient: :math:`q\sqrt{\epsilon^2(2m_1-\epsilon)^2 + m_2^2\delta^2}`.
+    r"""First-order size of the :math:`k=1` expected gradient: :math:`q\sqrt{\epsilon^2(2m_1-\epsilon)^2 + (m_2-2m_1\epsilon+\epsilon^2)^2\delta^2}`.
 
     Valid for a random direction :math:`W_i - A^*_i = \delta d_i` to first order in :math:`\delta`
     (MATH.md §6.2); at :math:`\delta = 0` it is exact: :math:`q\,\epsilon|2m_1-\epsilon|`.
     """
-    q = _positive_array(q, "q")
-    eps = np.asarray(eps, dtype=np.float64)
-    delta = np.asarray(delta, dtype=np.float64)
-    if not np.all(np.isfinite(eps)) or not np.all(np.isfinite(delta)) or np.any(delta < 0):
-        raise ValueError("eps must be finite and delta finite and >= 0")
+    q = check.real_array(q, "q", minimum=0.0, maximum=1.0, strict_min=True)
+    eps = check.real_array(eps, "eps")
+    delta = check.real_array(delta, "delta", minimum=0.0)
     m1 = check.real(m1, "m1", minimum=0.0)
     m2 = check.real(m2, "m2", minimum=0.0)
-    return q * np.sqrt(eps**2 * (2 * m1 - eps) ** 2 + m2**2 * delta**2)
+    tangential = m2 - 2 * m1 * eps + eps**2  # alpha_i / q at W_i = A*_i: the coefficient of delta d_i
+    return q * np.sqrt(eps**2 * (2 * m1 - eps) ** 2 + tangential**2 * delta**2)
 
 
 def reconstructed_bound(h: object, p: float, nu: float, xi: float, m1: float, m2: float) -> np.ndarray:
@@ -172,12 +160,8 @@ def cauchy_schwarz_bound(second_moment: object, failure_probability: object) -> 
     ``failure_probability`` is :math:`\Pr[Y\ne\hat Y]`, the probability that the ReLU layer misses
     the support.
     """
-    second_moment = np.asarray(second_moment, dtype=np.float64)
-    prob = np.asarray(failure_probability, dtype=np.float64)
-    if not np.all(np.isfinite(second_moment)) or np.any(second_moment < 0):
-        raise ValueError("second_moment must be finite and >= 0")
-    if not np.all(np.isfinite(prob)) or np.any(prob < 0) or np.any(prob > 1):
-        raise ValueError("failure_probability must lie in [0, 1]")
+    second_moment = check.real_array(second_moment, "second_moment", minimum=0.0)
+    prob = check.real_array(failure_probability, "failure_probability", minimum=0.0, maximum=1.0)
     return np.sqrt(second_moment * prob)
 
 

@@ -54,25 +54,17 @@ __all__ = [
 
 def _values(value: object, name: str, *, minimum: float | None = 0.0, strict: bool = False) -> np.ndarray:
     """``value`` as a finite float64 array, every entry ``>= minimum`` (``> minimum`` if ``strict``)."""
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a real number or an array of real numbers") from exc
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite")
-    if minimum is not None and np.any(array <= minimum if strict else array < minimum):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum}, got {np.min(array)}")
-    return array
+    return check.real_array(value, name, minimum=minimum, strict_min=strict)
 
 
 def _result(array: np.ndarray) -> float | np.ndarray:
     return float(array) if np.ndim(array) == 0 else array
 
 
-def _value_range(m_min: float, m_max: float, m1: float) -> tuple[float, float, float]:
-    """Check :math:`0 \\le m_{\\min} \\le m_1 \\le m_{\\max}` with :math:`m_{\\min} < m_{\\max}`."""
-    m_min = check.real(m_min, "m_min", minimum=0.0)
-    m_max = check.real(m_max, "m_max", minimum=m_min, strict_min=True)
+def _value_range(m_min: float, m_max: float, m1: float, names: tuple[str, str] = ("m_min", "m_max")) -> tuple[float, float, float]:
+    """Check :math:`0 \\le m_{\\min} \\le m_1 \\le m_{\\max}` with :math:`m_{\\min} < m_{\\max}` (``names``: the caller's parameter names)."""
+    m_min = check.real(m_min, names[0], minimum=0.0)
+    m_max = check.real(m_max, names[1], minimum=m_min, strict_min=True)
     m1 = check.real(m1, "m1", minimum=m_min, maximum=m_max)
     return m_min, m_max, m1
 
@@ -126,12 +118,14 @@ def simulation_bias(m1: float, h: int, p: float, beta: float) -> float:
     r"""The simulations chapter's default bias: :data:`SIMULATION_PREFACTOR` times the theorem's, :math:`0.5\cdot 2m_1h^p\beta`."""
     h = check.integer(h, "h", minimum=1)
     p = check.exponent(p)
+    beta = check.real(beta, "beta", minimum=0.0)
     return bias(m1, h**p, beta, SIMULATION_PREFACTOR * THEOREM_PREFACTOR)
 
 
 def illustrative_bias(m1: float, k: int, mu: float) -> float:
     r"""The bias of MATH.md §8's illustrative run, :math:`0.5\,m_1k\mu` (:math:`\mu` the coherence; no :math:`\delta`)."""
     k = check.integer(k, "k", minimum=1)
+    mu = check.real(mu, "mu", minimum=0.0, maximum=1.0)
     return bias(m1, k, mu, ILLUSTRATIVE_PREFACTOR)
 
 
@@ -250,16 +244,17 @@ def simplified_bound(K: float | np.ndarray, m1: float, m_min: float, m_max: floa
 def union_bound(h: int, per_unit: float | np.ndarray) -> float | np.ndarray:
     r"""Probability that some unit of :math:`h` errs: :math:`\min(1, h\,P_{\text{unit}})` (union bound; used by Lemma 5.1)."""
     h = check.integer(h, "h", minimum=1)
-    per_unit = _values(per_unit, "per_unit")
+    per_unit = check.real_array(per_unit, "per_unit", minimum=0.0, maximum=1.0)  # a probability
     return _result(np.minimum(1.0, h * per_unit))
 
 
 def _two_point_inputs(threshold, k, low, high, m1):
-    low, high, m1 = _value_range(low, high, m1)
+    low, high, m1 = _value_range(low, high, m1, ("low", "high"))
     threshold = _values(threshold, "threshold", minimum=None)
     k = _values(k, "k", minimum=1.0)
     if np.any(k != np.round(k)):
         raise ValueError("k must hold whole numbers")
+
     return threshold, k, low, high, (m1 - low) / (high - low)
 
 

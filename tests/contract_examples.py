@@ -1,0 +1,465 @@
+"""Valid-call examples of every public callable of ``lib``, and the bad values of the contract test.
+
+To add a public function: write a small function returning valid keyword arguments (tiny sizes:
+the example runs once in ``test_example_is_valid``) and decorate it with
+``@example("lib.module.name")``; for a method use ``"lib.module.Class.method"`` and give the
+instance (or, for a classmethod, the class) as ``self``.  ``allow`` lists, per parameter, the bad
+value categories (see :data:`STRATEGIES`) that are in fact valid for it, with the reason in a comment.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import strategies as st
+
+import lib.autodiff
+import lib.autoencoder
+import lib.claims
+import lib.expectation
+import lib.model
+import lib.plots
+import lib.recovery
+import lib.scale
+import lib.theory.criticality
+import lib.theory.support
+
+# Classes whose instances are only ever *returned* by lib (results): their constructors are not
+# part of the input API, so they are not validated; their public methods are.
+RESULT_TYPES = {
+    "lib.recovery.Recovery",
+    "lib.claims.Claim",
+    "lib.baselines.Fit",
+    "lib.estimators.Sums",
+    "lib.estimators.BatchedGradient",
+    "lib.estimators.NormStatistic",
+    "lib.estimators.CellStatistics",
+    "lib.estimators.ExpectedK1",
+    "lib.experiments.criticality.GradientEstimate",
+    "lib.experiments.criticality.AutodiffComparison",
+    "lib.experiments.criticality.CriticalitySweep",
+    "lib.experiments.criticality.ProxyGapSweep",
+    "lib.experiments.criticality.Decomposition",
+    "lib.experiments.mnist.Fit",
+    "lib.experiments.mnist.Atoms",
+    "lib.experiments.mnist.Sweep",
+    "lib.experiments.model.CoherenceTable",
+    "lib.experiments.model.OrthogonalCheck",
+    "lib.experiments.simulations.Cell",
+    "lib.experiments.simulations.SensitivityRow",
+    "lib.experiments.simulations.NoiseStudy",
+    "lib.experiments.simulations.Landscape",
+    "lib.experiments.support.InnerProducts",
+    "lib.experiments.support.Preactivations",
+    "lib.experiments.support.RecoveryTradeoff",
+    "lib.experiments.support.HadamardRecovery",
+    "lib.experiments.support.FalsePositives",
+    "lib.experiments.training.Run",
+    "lib.experiments.training.Comparison",
+    "lib.experiments.training.FarStart",
+    "lib.experiments.training.BiasSweep",
+    "lib.experiments.training.SampleSweep",
+    "lib.mnist.TiedWeights",
+    "lib.training.History",
+    "lib.training.TrainingResult",
+    "lib.training.Clock",
+}
+
+# Modules whose examples are still being written (issue 12 goes module by module).
+PENDING_MODULES = ("lib.estimators", "lib.training", "lib.baselines", "lib.experiments.training",
+                   "lib.mnist", "lib.experiments.mnist", "lib.experiments.simulations")
+
+
+@dataclass
+class Example:
+    factory: Callable[[], dict]
+    allow: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)  # parameter -> the name its message uses
+    run: bool = True  # False: too slow to run here; the module's own tests run it
+
+    def kwargs(self) -> dict:
+        return dict(_cached(self.factory))
+
+
+@functools.cache
+def _cached(factory: Callable[[], dict]) -> dict:
+    return factory()
+
+
+EXAMPLES: dict[str, Example] = {}
+
+
+class _Pending(dict):
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.startswith(PENDING_MODULES)
+
+    def __iter__(self):
+        return iter(())
+
+
+PENDING = _Pending()
+
+
+def example(key: str, *, allow: Mapping[str, Sequence[str]] | None = None, names: Mapping[str, str] | None = None,
+            run: bool = True) -> Callable:
+    def register(factory: Callable[[], dict]) -> Callable[[], dict]:
+        if key in EXAMPLES:
+            raise KeyError(f"two examples for {key}")
+        EXAMPLES[key] = Example(factory, dict(allow or {}), dict(names or {}), run)
+        return factory
+    return register
+
+
+# ----------------------------------------------------------------------------------------------
+# Bad values, by category.  ``categories(value)`` picks the ones that fit an example value's type.
+
+_FLOAT_CATEGORIES = ("nonfinite", "complex", "bool", "string", "none", "wrong_type")
+_INT_CATEGORIES = _FLOAT_CATEGORIES + ("fraction", "negative", "zero", "huge")
+_ARRAY_CATEGORIES = ("nonfinite_entry", "complex_array", "bool_array", "string_array", "object_array",
+                     "empty_array", "extra_axis", "none")
+_SEQUENCE_CATEGORIES = ("empty_sequence", "nonfinite_entry", "string_entry", "none", "wrong_type")
+_INT_SEQUENCE_CATEGORIES = _SEQUENCE_CATEGORIES + ("fraction_entry", "negative_entry", "huge_entry")
+
+
+def categories(value: object, allow: Sequence[str] = ()) -> list[str]:
+    if isinstance(value, (bool, np.bool_)):
+        found = ["non_bool"]
+    elif isinstance(value, (int, np.integer)):
+        found = list(_INT_CATEGORIES)
+    elif isinstance(value, (float, np.floating)):
+        found = list(_FLOAT_CATEGORIES)
+    elif isinstance(value, np.ndarray):
+        found = list(_ARRAY_CATEGORIES) + (["wrong_shape"] if value.ndim >= 1 else [])
+    elif isinstance(value, str):
+        found = ["unknown_string", "non_string", "none"]
+    elif isinstance(value, np.random.Generator):
+        found = ["wrong_type"]
+    elif isinstance(value, Mapping):
+        found = ["empty_mapping", "none", "wrong_type"]
+    elif isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+        found = list(_INT_SEQUENCE_CATEGORIES)
+    elif isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float, np.number)) for v in value):
+        found = list(_SEQUENCE_CATEGORIES)
+    elif value is None:
+        found = []
+    else:
+        found = ["none", "wrong_type"]
+    unknown = set(allow) - set(_ALL_CATEGORIES)
+    if unknown:
+        raise KeyError(f"unknown categories in allow: {unknown}")
+    return [c for c in found if c not in allow]
+
+
+def _with_entry(array: np.ndarray, entry: object) -> st.SearchStrategy:
+    def put(index: int) -> np.ndarray:
+        out = np.array(array, dtype=np.float64, copy=True)
+        out.flat[index % out.size] = entry
+        return out
+    return st.integers(0, max(array.size - 1, 0)).map(put)
+
+
+_NONFINITE = (float("nan"), float("inf"), float("-inf"))
+_WRONG_OBJECTS = (object(), {"a": 1}, np.random.RandomState(0), "x", 42, np.zeros(3))
+
+STRATEGIES: dict[str, Callable[[object], st.SearchStrategy]] = {
+    # scalars
+    "nonfinite": lambda v: st.sampled_from(_NONFINITE),
+    "complex": lambda v: st.complex_numbers(min_magnitude=0.01, max_magnitude=10, allow_nan=False,
+                                            allow_infinity=False).filter(lambda z: z.imag != 0),
+    "bool": lambda v: st.booleans(),
+    "string": lambda v: st.floats(0.01, 1e3).map(repr),
+    "none": lambda v: st.none(),
+    "wrong_type": lambda v: st.sampled_from([o for o in _WRONG_OBJECTS if not isinstance(o, type(v)) and not (
+        isinstance(v, (int, float, np.number)) and isinstance(o, (int, np.ndarray)))]),
+    "fraction": lambda v: st.integers(0, 10**6).map(lambda i: i + 0.5),
+    "negative": lambda v: st.integers(-10**9, -1),
+    "zero": lambda v: st.just(0),
+    "huge": lambda v: st.integers(10**12, 10**18),
+    "non_bool": lambda v: st.sampled_from([1, 0, "yes", 2.0, None]),
+    # strings
+    "unknown_string": lambda v: st.text("xyz", min_size=1, max_size=4).map(lambda s: "no-such-" + s),
+    "non_string": lambda v: st.sampled_from([3, b"bytes", 1.5]),
+    # arrays
+    "nonfinite_entry": lambda v: st.sampled_from(_NONFINITE).flatmap(lambda x: _with_entry(np.asarray(v), x)).map(
+        lambda a: type(v)(a.tolist()) if isinstance(v, (list, tuple)) else a),
+    "complex_array": lambda v: st.floats(0.1, 2).map(lambda s: np.asarray(v) + 1j * s),
+    "bool_array": lambda v: st.just(np.asarray(v) > np.median(v)),
+    "string_array": lambda v: st.just(np.asarray(v).astype(str)),
+    "object_array": lambda v: st.just(np.full(np.shape(v), None, dtype=object)),
+    "empty_array": lambda v: st.just(np.empty((0,) + np.shape(v)[1:])),
+    "extra_axis": lambda v: st.just(np.asarray(v)[None]),
+    "wrong_shape": lambda v: st.just(np.asarray(v)[1:]),
+    # sequences and mappings
+    "empty_sequence": lambda v: st.just(type(v)()),
+    "string_entry": lambda v: st.just(type(v)(str(x) for x in v)),
+    "fraction_entry": lambda v: st.just(type(v)([v[0] + 0.5, *v[1:]])),
+    "negative_entry": lambda v: st.just(type(v)([-abs(v[0]) - 1, *v[1:]])),
+    "huge_entry": lambda v: st.integers(10**12, 10**18).map(lambda x: type(v)([x, *v[1:]])),
+    "empty_mapping": lambda v: st.just({}),
+}
+_ALL_CATEGORIES = tuple(STRATEGIES)
+
+
+# ----------------------------------------------------------------------------------------------
+# Shared small inputs (built once).
+
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+@functools.cache
+def instance() -> dict:
+    """A Gaussian dictionary ``A`` (8, 16), an encoder ``W`` near it, codes and signals."""
+    r = rng()
+    A = lib.model.random_dictionary(8, 16, r)
+    W = lib.model.perturb_columns(A, 0.1, r)
+    X = lib.model.sample_codes(16, 2, 20, r)
+    return {"A": A, "W": W, "X": X, "Y": A @ X}
+
+
+def _WY(**extra) -> dict:
+    d = instance()
+    return {"W": d["W"], "Y": d["Y"], **extra}
+
+
+# ---- lib.model ---------------------------------------------------------------------------------
+
+@example("lib.model.random_dictionary")
+def _(): return {"n": 8, "h": 16, "rng": rng()}
+@example("lib.model.hadamard_dictionary")
+def _(): return {"n": 8}
+@example("lib.model.uniform_moments", allow={"low": ["zero"]})
+def _(): return {"low": 1.0, "high": 2.0}
+@example("lib.model.coherence", allow={"A": ["wrong_shape"]})  # any (n, h >= 2) dictionary
+def _(): return {"A": instance()["A"]}
+@example("lib.model.coherence_exponent", allow={"h": ["huge"]})  # a formula: any h
+def _(): return {"mu": 0.3, "h": 16}
+@example("lib.model.support_size", allow={"h": ["huge"]})  # a formula: any h
+def _(): return {"h": 16, "p": 0.3, "rounding": "round"}
+@example("lib.model.sample_supports")
+def _(): return {"h": 16, "k": 2, "N": 5, "rng": rng()}
+@example("lib.model.sample_sparse_codes")
+def _(): return {"h": 16, "k": 2, "N": 5, "rng": rng(), "low": 1.0, "high": 2.0}
+@example("lib.model.sample_codes")
+def _(): return {"h": 16, "k": 2, "N": 5, "rng": rng(), "low": 1.0, "high": 2.0}
+@example("lib.model.perturb_columns", allow={"A": ["wrong_shape"]})  # any dictionary
+def _(): return {"A": instance()["A"], "delta": 0.1, "rng": rng()}
+@example("lib.model.SparseCodingModel", allow={"A": ["wrong_shape"]})  # any dictionary with unit columns
+def _(): return {"A": instance()["A"], "p": 0.3, "low": 1.0, "high": 2.0, "rounding": "round"}
+@example("lib.model.SparseCodingModel.gaussian")
+def _(): return {"self": lib.model.SparseCodingModel, "n": 8, "h": 16, "p": 0.3, "rng": rng(), "low": 1.0, "high": 2.0, "rounding": "round"}
+@example("lib.model.SparseCodingModel.sample")
+def _(): return {"self": lib.model.SparseCodingModel(instance()["A"], 0.3), "N": 5, "rng": rng()}
+
+
+# ---- lib.autoencoder, lib.autodiff -------------------------------------------------------------
+
+_W_FREE = {"W": ["wrong_shape"]}  # dropping a row of W (one unit fewer) is a valid, smaller autoencoder
+for _name in ("encode", "reconstruct", "loss", "gradient"):
+    example(f"lib.autoencoder.{_name}", allow=_W_FREE)(lambda: _WY(eps=0.5))
+for _name in ("tf_loss_and_gradient", "tf_gradient"):
+    example(f"lib.autodiff.{_name}", allow=_W_FREE)(lambda: _WY(eps=0.5))
+for _name in ("proxy_gradient", "support_recovered"):
+    example(f"lib.autoencoder.{_name}")(lambda: _WY(X=instance()["X"], eps=0.5))
+
+
+def _instance_moments() -> dict:
+    d = instance()
+    return {"W": d["W"], "A": d["A"], "k": 2, "eps": 0.5, "m1": 1.5, "m2": 7 / 3}
+
+
+for _key in ("lib.autoencoder.expected_proxy_gradient", "lib.expectation.expected_proxy_gradient",
+             "lib.expectation.proxy_decomposition"):
+    example(_key, allow={"m1": ["zero"]})(_instance_moments)
+
+
+@example("lib.expectation.inclusion_probabilities")
+def _(): return {"h": 16, "k": 2, "t_max": 4}
+
+
+# ---- lib.recovery ------------------------------------------------------------------------------
+
+@example("lib.recovery.recovery", allow={"A": ["wrong_shape"]})  # fewer atoms to match is valid
+def _(): return {"A": instance()["A"], "W": instance()["W"]}
+@example("lib.recovery.align", allow=_W_FREE)
+def _(): return {"W": instance()["W"], "match": lib.recovery.recovery(instance()["A"], instance()["W"])}
+@example("lib.recovery.column_distances")
+def _(): return {"A": instance()["A"], "W": instance()["W"]}
+@example("lib.recovery.Recovery.fraction", allow={"threshold": ["zero"]})
+def _(): return {"self": lib.recovery.recovery(instance()["A"], instance()["W"]), "threshold": 0.9}
+
+
+# ---- lib.plots, lib.scale, lib.claims ----------------------------------------------------------
+
+@example("lib.plots.figure")
+def _(): return {"ncols": 1, "nrows": 1, "height": 2.0, "width": 3.0}
+@example("lib.plots.fit_loglog_slope")
+def _(): return {"x": np.array([1.0, 2.0, 4.0]), "y": np.array([1.0, 0.5, 0.26])}
+@example("lib.plots.glue_figure", run=False, allow={"name": ["unknown_string"]})  # needs a kernel; free text
+def _():
+    from matplotlib.figure import Figure
+    return {"name": "figure-name", "fig": Figure()}
+@example("lib.scale.Scale")
+def _(): return {"name": "smoke"}
+@example("lib.scale.Scale.sizes")
+def _(): return {"self": lib.scale.Scale("smoke"), "experiment": "model"}
+@example("lib.scale.sizes")
+def _(): return {"experiment": "model", "scale": "smoke"}
+@example("lib.claims.record", run=False,  # writes to the ledger; tests/test_claims covers the valid call
+         allow={"criterion": ["unknown_string"], "paper": ["unknown_string"], "explanation": ["unknown_string"],
+                "claim": ["unknown_string"], "measured": ["unknown_string"], "chapter": ["unknown_string"],
+                "label": ["unknown_string"]})  # free text
+def _(): return {"claim_id": "contract-example", "claim": "a claim", "source": "book", "criterion": "x < 1",
+                 "measured": "0.5", "held": True, "chapter": "model", "label": "sec-model", "paper": "",
+                 "asymptotic": False, "explanation": ""}
+
+
+# ---- lib.theory --------------------------------------------------------------------------------
+
+_TC = "lib.theory.criticality."
+@example(_TC + "predicted_rate")
+def _(): return {"h": np.array([64.0, 256.0]), "p": 0.1}
+@example(_TC + "ball_radius")
+def _(): return {"h": np.array([64.0, 256.0]), "p": 0.1, "nu": 0.3}
+@example(_TC + "theorem_bias", allow={"delta": ["wrong_shape", "extra_axis"], "mu": ["wrong_shape", "extra_axis"],
+                                      "h": ["wrong_shape", "extra_axis"]})  # broadcast together
+def _(): return {"h": np.array([64.0, 256.0]), "p": 0.1, "delta": np.array([0.1, 0.05]), "mu": np.array([0.2, 0.1]),
+                 "m1": 1.5, "prefactor": 2.0}
+for _name in ("k1_coefficients", "expected_proxy_gradient_k1"):
+    example(_TC + _name, allow={"m1": ["zero"], **_W_FREE})(lambda: {k: v for k, v in _instance_moments().items() if k != "k"})
+@example(_TC + "first_order_norm", allow={"eps": ["wrong_shape", "extra_axis", "zero"], "q": ["wrong_shape", "extra_axis"],
+                                          "delta": ["wrong_shape", "extra_axis"], "m1": ["zero"]})  # broadcast
+def _(): return {"q": np.array([0.1, 0.2]), "eps": np.array([0.5, 0.4]), "m1": 1.5, "m2": 7 / 3, "delta": np.array([0.3, 0.1])}
+@example(_TC + "reconstructed_bound", allow={"h": ["wrong_shape", "extra_axis"], "m1": ["zero"]})
+def _(): return {"h": np.array([64.0, 256.0]), "p": 0.1, "nu": 0.3, "xi": 0.4, "m1": 1.5, "m2": 7 / 3}
+@example(_TC + "cauchy_schwarz_bound", allow={"second_moment": ["wrong_shape", "extra_axis"],
+                                              "failure_probability": ["wrong_shape", "extra_axis"]})
+def _(): return {"second_moment": np.array([1.0, 2.0]), "failure_probability": np.array([0.01, 0.2])}
+@example(_TC + "recovery_margins", allow={"low": ["zero"]})
+def _(): return {**{k: v for k, v in _instance_moments().items() if k not in ("m1", "m2")}, "low": 1.0, "high": 2.0}
+@example(_TC + "check_instance", allow=_W_FREE)
+def _(): return {k: v for k, v in _instance_moments().items() if k not in ("m1", "m2")}
+@example(_TC + "check_values", allow={"low": ["zero"]})
+def _(): return {"low": 1.0, "high": 2.0}
+
+_TS = "lib.theory.support."
+_BROADCAST = ["wrong_shape", "extra_axis"]
+_FORMULA_H = {"h": ["huge"]}  # a closed-form formula: any h, no allocation
+@example(_TS + "ball_radius", allow=_FORMULA_H)
+def _(): return {"h": 256, "p": 0.1, "nu": 0.3}
+@example(_TS + "support_bound", allow={"h": ["huge"], "k": ["huge"]})
+def _(): return {"h": 256, "p": 0.1, "k": 2}
+@example(_TS + "inner_product_bound", allow={"delta": ["zero"], "mu": ["zero"]})
+def _(): return {"delta": 0.1, "mu": 0.2}
+@example(_TS + "bias", allow={"K": _BROADCAST, "beta": _BROADCAST})
+def _(): return {"m1": 1.5, "K": np.array([2.0, 3.0]), "beta": np.array([0.1, 0.2]), "prefactor": 2.0}
+@example(_TS + "simulation_bias", allow=_FORMULA_H)
+def _(): return {"m1": 1.5, "h": 256, "p": 0.1, "beta": 0.2}
+@example(_TS + "illustrative_bias", allow={"k": ["huge"], "mu": ["zero"]})
+def _(): return {"m1": 1.5, "k": 2, "mu": 0.2}
+@example(_TS + "on_support_floor", allow={"beta": _BROADCAST, "K": _BROADCAST, "delta": ["zero"], "m_min": ["zero"]})
+def _(): return {"delta": 0.1, "beta": np.array([0.1, 0.2]), "K": np.array([2.0, 3.0]), "m_min": 1.0, "m_max": 2.0}
+@example(_TS + "off_support_ceiling", allow={"beta": _BROADCAST, "K": _BROADCAST})
+def _(): return {"beta": np.array([0.1, 0.2]), "K": np.array([2.0, 3.0]), "m_max": 2.0}
+@example(_TS + "margin_condition", allow={"delta": ["zero"], "m_min": ["zero"]})
+def _(): return {"delta": 0.01, "beta": 0.02, "K": 2.0, "m_min": 1.0, "m_max": 2.0, "m1": 1.5, "prefactor": 2.0}
+@example(_TS + "chernoff_hoeffding", allow={"t": _BROADCAST, "m_min": ["zero"]})
+def _(): return {"t": np.array([0.1, 0.2]), "eps": 1.0, "s": 0.5, "beta": 0.1, "m1": 1.5, "m_min": 1.0, "m_max": 2.0}
+@example(_TS + "optimal_t", allow={"m_min": ["zero"]})
+def _(): return {"eps": 1.0, "s": 0.5, "beta": 0.1, "m1": 1.5, "m_min": 1.0, "m_max": 2.0}
+@example(_TS + "hoeffding_bound", allow={"eps": _BROADCAST, "s": _BROADCAST, "m_min": ["zero"]})
+def _(): return {"eps": np.array([1.0, 2.0]), "s": np.array([0.5, 1.0]), "beta": 0.1, "m1": 1.5, "m_min": 1.0, "m_max": 2.0}
+@example(_TS + "simplified_bound", allow={"K": _BROADCAST, "m_min": ["zero"]})
+def _(): return {"K": np.array([2.0, 3.0]), "m1": 1.5, "m_min": 1.0, "m_max": 2.0, "prefactor": 2.0}
+@example(_TS + "union_bound", allow={"per_unit": _BROADCAST, **_FORMULA_H})
+def _(): return {"h": 256, "per_unit": np.array([1e-4, 1e-3])}
+for _name in ("two_point_tail", "two_point_chernoff"):
+    example(_TS + _name, allow={"threshold": _BROADCAST, "k": _BROADCAST})(
+        lambda: {"threshold": np.array([2.0, 3.0]), "k": np.array([2, 3]), "low": 1.0, "high": 10.0, "m1": 2.0})
+
+
+# ---- lib.experiments.model, lib.experiments.support ----------------------------------------------
+
+_EM = "lib.experiments.model."
+@example(_EM + "gaussian_coherence_bound", allow={"n": _BROADCAST, "h": _BROADCAST})
+def _(): return {"n": np.array([16.0, 32.0]), "h": np.array([64.0, 128.0])}
+@example(_EM + "coherence_table")
+def _(): return {"n_values": [4], "h_values": [8, 16], "trials": 1, "rng": rng()}
+@example(_EM + "orthogonal_minimum")
+def _(): return {"n": 4, "N": 10, "rng": rng(), "directions": 2, "t_max": 0.5}
+
+_ES = "lib.experiments.support."
+
+
+@functools.cache
+def _tradeoff() -> object:
+    import lib.experiments.support as es
+    return es.gaussian_recovery(16, 8, 0.3, [0.1], [1.0, 2.0], 20, rng(), bins=10)
+
+
+def _codes_example() -> dict:
+    support, values = lib.model.sample_sparse_codes(16, 2, 5, rng())
+    return {"W": instance()["W"], "A": instance()["A"], "support": support, "values": values}
+
+
+@example(_ES + "hadamard_dictionary")
+def _(): return {"n": 8}
+@example(_ES + "inner_products", allow={"A": ["wrong_shape"], "delta": ["zero"]})
+def _(): return {"A": instance()["A"], "delta": 0.1, "rng": rng(), "bins": 10}
+@example(_ES + "decomposition_residual", allow={"support": ["wrong_shape"]})  # fewer samples
+def _(): return _codes_example()
+@example(_ES + "gaussian_recovery", allow={"low": ["zero"]})
+def _(): return {"h": 16, "n": 8, "p": 0.3, "deltas": [0.1], "prefactors": [1.0, 2.0], "N": 20, "rng": rng(),
+                 "low": 1.0, "high": 2.0, "bins": 10}
+@example(_ES + "tradeoff", allow={"low": ["zero"]})
+def _(): return {"h_values": [16], "n_fraction": 0.5, "p": 0.3, "deltas": [0.1], "prefactors": [1.0, 2.0], "N": 20,
+                 "rng": rng(), "low": 1.0, "high": 2.0}
+@example(_ES + "RecoveryTradeoff.rate")
+def _(): return {"self": _tradeoff(), "kind": "exact"}
+@example(_ES + "RecoveryTradeoff.mark_rate")
+def _(): return {"self": _tradeoff(), "kind": "exact", "mark": "simulations"}
+@example(_ES + "RecoveryTradeoff.mark_prefactor")
+def _(): return {"self": _tradeoff(), "mark": "simulations"}
+@example(_ES + "hadamard_recovery", allow={"low": ["zero"], "prefactor": ["zero"]})
+def _(): return {"h_values": [16], "p": 0.3, "nu": 0.3, "N": 20, "rng": rng(), "low": 1.0, "high": 2.0,
+                 "prefactor": 2.0, "bins": 10, "chunk": 10}
+@example(_ES + "two_point_values", allow={"low": ["zero"]})
+def _(): return {"size": (3, 2), "low": 1.0, "high": 10.0, "m1": 2.0, "rng": rng()}
+@example(_ES + "false_positive_frequencies", allow={"low": ["zero"], "prefactor": ["zero"]})
+def _(): return {"h_values": [16], "p": 0.3, "N": 100, "rng": rng(), "low": 1.0, "high": 10.0, "m1": 2.0,
+                 "prefactor": 2.0, "chunk": 50}
+@example(_ES + "FalsePositives.interval")
+def _():
+    import lib.experiments.support as es
+    return {"self": es.false_positive_frequencies([16], 0.3, 100, rng(), chunk=50), "level": 0.95}
+@example(_ES + "binomial_interval", allow={"counts": _BROADCAST})
+def _(): return {"counts": np.array([1, 5]), "N": 100, "level": 0.95}
+
+
+# ---- lib.experiments.criticality ---------------------------------------------------------------
+
+_EC = "lib.experiments.criticality."
+
+@functools.cache
+def _hadamard_instance() -> dict:
+    A = lib.model.hadamard_dictionary(4)  # (4, 8)
+    return {"W": lib.model.perturb_columns(A, 0.1, rng()), "A": A}
+
+
+@example(_EC + "enumerate_codes")
+def _(): return {"h": 4, "k": 2, "values": (1.0, 2.0)}
+@example(_EC + "two_point_values", allow={"low": ["zero"]})
+def _(): return {"low": 1.0, "high": 2.0}
+@example(_EC + "autodiff_comparison", allow={"low": ["zero"], "delta": ["zero"], "eps": ["zero"]})
+def _(): return {"n": 4, "k": 1, "delta": 0.1, "eps": 0.5, "N": 30, "rng": rng(), "low": 1.0, "high": 2.0, "batches": 3}
+@example(_EC + "criticality_sweep", allow={"low": ["zero"]})
+def _(): return {"h_values": [8], "p_values": [0.1], "nu": 0.3, "points": 1, "N": 30, "rng": rng(), "low": 1.0,
+                 "high": 2.0, "batches": 3}
+@example(_EC + "proxy_gap_sweep", allow={"low": ["zero"]})
+def _(): return {"h_values": [8], "p": 0.1, "nu": 0.3, "prefactor": 0.5, "N": 30, "rng": rng(), "low": 1.0,
+                 "high": 2.0, "batches": 3}
+@example(_EC + "decomposition_at", allow={"low": ["zero"], "delta": ["zero"], "eps": ["zero"]})
+def _(): return {"h": 8, "p": 0.3, "delta": 0.1, "eps": 0.5, "rng": rng(), "low": 1.0, "high": 2.0}

@@ -1,0 +1,157 @@
+"""The validation contract of DESIGN.md §3 (issue 12), checked on every public callable of ``lib``.
+
+Every name in a module's ``__all__`` is public, and so is every public method (with parameters) of
+a public class.  Each needs a valid-call example in :mod:`tests.contract_examples`; a public
+callable without one fails :func:`test_every_public_callable_has_an_example`, so a new function
+cannot skip the contract.  Then, one parameter at a time, Hypothesis replaces the example's value
+by bad values of every category that fits the value's type (NaN, ±inf, complex, bool, numeric
+strings, None, wrong shapes, empty arrays, zero/negative/huge sizes, objects of the wrong class)
+and the call must raise ``ValueError`` or ``TypeError`` whose message names that parameter, within
+a time limit and without a large allocation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+import signal
+import tracemalloc
+from collections.abc import Callable, Iterator
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import lib
+import contract_examples as ex
+
+SECONDS_PER_CALL = 2.0  # a bad call must fail at the boundary: milliseconds in practice
+BYTES_PER_CALL = 64 * 2**20  # ... and allocate next to nothing
+SKIPPED_MODULES = {
+    "lib.__main__": "the command-line entry point: tests/test_cli.py checks its exit codes and messages",
+    "lib.cli": "the command-line interface: tests/test_cli.py checks its exit codes and messages",
+}
+HYPOTHESIS = settings(max_examples=4, deadline=None, derandomize=True, database=None, phases=[Phase.generate],
+                      suppress_health_check=list(HealthCheck))
+
+
+def public_modules() -> Iterator:
+    for info in pkgutil.walk_packages(lib.__path__, "lib."):
+        name = info.name
+        if name in SKIPPED_MODULES or any(part.startswith("_") for part in name.split(".")):
+            continue
+        yield importlib.import_module(name)
+
+
+def _methods(cls: type) -> Iterator[tuple[str, Callable]]:
+    """Public methods with parameters, except overrides of a framework's hooks (Keras ``build``/``call``)."""
+    foreign = [base for base in cls.__mro__[1:] if not base.__module__.startswith("lib")]
+    for name, attr in vars(cls).items():
+        if (name.startswith("_") and name != "__call__") or isinstance(attr, property):
+            continue
+        if any(name in vars(base) for base in foreign):
+            continue
+        func = attr.__func__ if isinstance(attr, (classmethod, staticmethod)) else attr
+        if inspect.isfunction(func) and len(inspect.signature(func).parameters) > (0 if isinstance(attr, staticmethod) else 1):
+            yield name, getattr(cls, name)
+
+
+def public_callables() -> dict[str, Callable]:
+    """``"module.name"`` (and ``"module.Class.method"``) → the callable, for the whole public API."""
+    found = {}
+    for module in public_modules():
+        for name in getattr(module, "__all__", ()):
+            value = getattr(module, name)
+            if not callable(value):
+                continue
+            key = f"{module.__name__}.{name}"
+            if inspect.isclass(value):
+                if key not in ex.RESULT_TYPES:
+                    found[key] = value
+                for method, attr in _methods(value):
+                    found[f"{key}.{method}"] = attr
+            elif inspect.signature(value).parameters:
+                found[key] = value
+    return found
+
+
+PUBLIC = public_callables()
+
+
+def test_every_module_declares_its_public_api() -> None:
+    missing = [m.__name__ for m in public_modules() if not hasattr(m, "__all__")]
+    assert not missing, f"modules without __all__ (it defines the public API): {missing}"
+
+
+def test_every_public_callable_has_an_example() -> None:
+    missing = sorted(k for k in PUBLIC if k not in ex.EXAMPLES and k not in ex.PENDING)
+    assert not missing, (
+        "public callables without a valid-call example; add one to tests/contract_examples.py: " + ", ".join(missing)
+    )
+    stale = sorted(set(ex.EXAMPLES) - set(PUBLIC))
+    assert not stale, f"examples for names that are not public callables: {stale}"
+
+
+def _call(key: str, kwargs: dict) -> object:
+    kwargs = dict(kwargs)
+    if "self" in kwargs:  # a method: the example gives the instance (or the class) as ``self``
+        return getattr(kwargs.pop("self"), key.rsplit(".", 1)[1])(**kwargs)
+    return PUBLIC[key](**kwargs)
+
+
+@pytest.mark.parametrize("key", sorted(k for k in ex.EXAMPLES if ex.EXAMPLES[k].run))
+def test_example_is_valid(key: str) -> None:
+    """The example itself is accepted: so an error in the bad-input test comes from the bad value."""
+    _call(key, ex.EXAMPLES[key].kwargs())
+
+
+def _cases() -> Iterator:
+    for key in sorted(ex.EXAMPLES):
+        example = ex.EXAMPLES[key]
+        target = PUBLIC.get(key)
+        defaults = {} if target is None else {
+            name: p.default for name, p in inspect.signature(target).parameters.items()}
+        for param, value in example.kwargs().items():
+            if param == "self":
+                continue
+            allowed = tuple(example.allow.get(param, ())) + (("none",) if defaults.get(param, 0) is None else ())
+            for category in ex.categories(value, allowed):
+                yield pytest.param(key, param, category, id=f"{key}-{param}-{category}")
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):  # noqa: ARG001
+    raise _Timeout
+
+
+@pytest.mark.parametrize(("key", "param", "category"), list(_cases()))
+@HYPOTHESIS
+@given(data=st.data())
+def test_bad_input_is_refused(key: str, param: str, category: str, data) -> None:
+    example = ex.EXAMPLES[key]
+    kwargs = example.kwargs()
+    bad = data.draw(ex.STRATEGIES[category](kwargs[param]), label=f"{param} ({category})")
+    kwargs[param] = bad
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, SECONDS_PER_CALL)
+    tracemalloc.start()
+    try:
+        with pytest.raises((ValueError, TypeError)) as info:
+            _call(key, kwargs)
+    except _Timeout:
+        pytest.fail(f"{key}({param}={bad!r}) ran for more than {SECONDS_PER_CALL} s instead of refusing it")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    message = str(info.value)
+    assert re.search(rf"(?<![\w.]){re.escape(example.names.get(param, param))}(?![\w])", message), (
+        f"{key}({param}={bad!r}) raised {type(info.value).__name__}({message!r}), which does not name {param}"
+    )
+    assert peak < BYTES_PER_CALL, f"{key}({param}={bad!r}) allocated {peak / 2**20:.0f} MiB before refusing"
