@@ -302,7 +302,7 @@ def build_autoencoder(
         1: :math:`\hat y = W^\top\mathrm{ReLU}(Wy-\epsilon)`.  2: a second ReLU layer of ``n_inputs``
         units, :math:`\mathrm{ReLU}(W^\top r + c)`, read out by a fixed identity matrix.
     seed : int
-        Passed to :func:`keras.utils.set_random_seed` before the weights are drawn (Glorot uniform).
+        Seed of the Glorot-uniform initializer of the weights (global random state is left alone).
     learning_rate, rho : float
         RMSProp step size ``> 0`` and decay of the running mean square, in ``[0, 1)``.
     n_inputs : int
@@ -319,9 +319,9 @@ def build_autoencoder(
     learning_rate = check.real(learning_rate, "learning_rate", minimum=0.0, strict_min=True)
     rho = check.real(rho, "rho", minimum=0.0, maximum=1.0, strict_max=True)
     n_inputs = check.integer(n_inputs, "n_inputs", minimum=1)
-    keras.utils.set_random_seed(seed)
     inputs = keras.Input(shape=(n_inputs,), name="image")
-    encoder = keras.layers.Dense(hidden, activation="relu", name="encoder")
+    glorot = keras.initializers.GlorotUniform(seed=seed)  # a seeded initializer: no global random state is touched
+    encoder = keras.layers.Dense(hidden, activation="relu", name="encoder", kernel_initializer=glorot)
     codes = encoder(inputs)
     if hidden_layers == 1:
         outputs = TiedDense(encoder, name="decoder")(codes)

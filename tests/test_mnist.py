@@ -295,3 +295,17 @@ def test_atom_geometry():
     assert skewed.orthogonality == pytest.approx(np.linalg.norm(W @ W.T - np.eye(2)) / np.sqrt(2))
     with pytest.raises(ValueError, match="rows"):
         experiments.atoms(mnist.TiedWeights(np.zeros((2, 3)), np.zeros(2), None))
+
+
+def test_fit_is_seeded_and_leaves_global_random_state_alone(small_split):
+    """Same rng, same weights; and neither numpy's nor Python's global random state is touched (issue 12)."""
+    import random
+
+    train, test = small_split
+    numpy_state, python_state = np.random.get_state()[1].copy(), random.getstate()
+    runs = [experiments.fit(train, test, 8, 1, epochs=2, batch_size=32, learning_rate=1e-2, rng=np.random.default_rng(9))
+            for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].weights.W, runs[1].weights.W)
+    np.testing.assert_array_equal(runs[0].train_loss, runs[1].train_loss)
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
+    assert random.getstate() == python_state

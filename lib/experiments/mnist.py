@@ -92,15 +92,19 @@ def fit(
         Draws the Keras seed (initial weights and the order of the mini-batches).
     """
     _check_split(train, test)
-    epochs = check.integer(epochs, "epochs", minimum=1)
+    epochs = check.loop_count(epochs, "epochs")
     batch_size = check.integer(batch_size, "batch_size", minimum=1)
     rng = check.generator(rng)
     model = mnist.build_autoencoder(hidden, hidden_layers, seed=int(rng.integers(2**31 - 1)), learning_rate=learning_rate)
     x_train, x_test = train.images.astype(np.float32), test.images.astype(np.float32)
     start = time.perf_counter()
-    history = model.fit(
-        x_train, x_train, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, validation_data=(x_test, x_test),
-    ).history
+    history = {"loss": [], "val_loss": []}
+    for _ in range(epochs):  # the mini-batch order comes from rng, not from Keras's global random state
+        order = rng.permutation(len(x_train))
+        epoch = model.fit(x_train[order], x_train[order], epochs=1, batch_size=batch_size, shuffle=False, verbose=0,
+                          validation_data=(x_test, x_test)).history
+        for key in history:
+            history[key].extend(epoch[key])
     seconds = time.perf_counter() - start
     weights = mnist.weights_of(model)
     return Fit(
