@@ -41,6 +41,7 @@ def inclusion_probabilities(h: int, k: int, t_max: int = 4) -> np.ndarray:
     """
     h = check.integer(h, "h", minimum=1)
     k = check.integer(k, "k", minimum=1, maximum=h)
+    t_max = check.loop_count(t_max, "t_max", minimum=0)
     pi = np.ones(t_max + 1)
     for t in range(1, t_max + 1):
         pi[t] = pi[t - 1] * max(k - t + 1, 0) / max(h - t + 1, 1)
