@@ -263,6 +263,7 @@ def _run(args: argparse.Namespace) -> None:
     _settings(args)  # the settings' ranges and consistency (high > low), before anything runs
     if args.scheduler is not None and not args.scheduler.strip():
         raise UsageError("--scheduler must be an address such as tcp://host:8786, got ''")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # errors are ours to report, in one line
     with execution.backend(workers=args.workers, scheduler=args.scheduler, checkpoint=args.checkpoint) as chosen:
         frame, extra = args.run(args)
     provenance = {"command": args.command, **extra, "seed": args.seed, "code_version": _code_version(),

@@ -3,8 +3,11 @@
 import errno
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -163,3 +166,21 @@ def test_two_workers_and_a_checkpoint_give_the_serial_numbers(tmp_path):
     assert provenance(parallel)["backend"] == "local:2"
     (folder,) = (tmp_path / "ckpt").iterdir()
     assert len(list(folder.glob("*.pkl"))) == 3  # one finished task per t
+
+
+def test_ctrl_c_on_two_workers_is_one_line(tmp_path):
+    checkpoint = tmp_path / "ckpt"
+    environ = {k: v for k, v in os.environ.items() if k not in ("BOOK_WORKERS", "DASK_SCHEDULER_ADDRESS")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lib", "landscape", "--h", "1024", "--p", "0.1", "--steps", "400", "--samples", "16384",
+         "--workers", "2", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "x.csv")],
+        stderr=subprocess.PIPE, text=True, env=environ)
+    deadline = time.monotonic() + 240
+    while not list(checkpoint.glob("*/*.pkl")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    err = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, err
+    lines = [line for line in re.split("[\r\n]", err) if line.strip() and not line.startswith("landscape")]
+    assert lines == ["python -m lib: interrupted"]
+    assert not (tmp_path / "x.csv").exists()
