@@ -254,7 +254,7 @@ def _client(chosen: Backend):
         with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
             cluster = distributed.LocalCluster(
                 n_workers=chosen.workers, threads_per_worker=1, processes=True, memory_limit=chosen.worker_memory(),
-                dashboard_address=None, env=dict(BLAS_ENV))
+                dashboard_address=":0", env=dict(BLAS_ENV))
         client = distributed.Client(cluster, set_as_default=False)
     _session = (chosen, client)
     return client
