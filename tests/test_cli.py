@@ -175,11 +175,12 @@ def test_ctrl_c_on_two_workers_is_one_line(tmp_path):
         [sys.executable, "-m", "lib", "landscape", "--h", "1024", "--p", "0.1", "--steps", "400", "--samples", "16384",
          "--workers", "2", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "x.csv")],
         stderr=subprocess.PIPE, text=True, env=environ)
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 500
     while not list(checkpoint.glob("*/*.pkl")) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.2)
+        time.sleep(0.2)  # interrupt once tasks are finishing (the cluster is up), as a reader would
+    assert list(checkpoint.glob("*/*.pkl")), "no task finished"
     process.send_signal(signal.SIGINT)
-    err = process.communicate(timeout=120)[1]
+    err = process.communicate(timeout=180)[1]
     assert process.returncode == 130, err
     lines = [line for line in re.split("[\r\n]", err) if line.strip() and not line.startswith("landscape")]
     assert lines == ["python -m lib: interrupted"]
