@@ -79,6 +79,7 @@ __all__ = [
 WORKERS_ENV = "BOOK_WORKERS"
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 BLAS_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+MAX_WORKERS = 1024  # worker processes of one local cluster (a larger cluster is a scheduler address)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ class Backend:
     scheduler : str or None
         Address of an existing Dask scheduler, e.g. ``"tcp://10.0.0.1:8786"`` (``None``: none).
     memory_limit : int or None
-        Bytes per local worker (default: the machine's memory divided by ``workers``).
+        Bytes per local worker, at most the machine's memory (default: the machine's memory
+        divided by ``workers``).
     checkpoint : str or None
         Default checkpoint folder of :func:`map_tasks`.
     retries : int
@@ -112,7 +114,7 @@ class Backend:
 
     def __post_init__(self) -> None:
         if self.workers is not None:
-            check.integer(self.workers, "workers", minimum=1)
+            check.integer(self.workers, "workers", minimum=1, maximum=MAX_WORKERS)
         if self.scheduler is not None:
             if not isinstance(self.scheduler, str):
                 raise TypeError(f"scheduler must be an address string, got {type(self.scheduler).__name__}")
@@ -121,10 +123,10 @@ class Backend:
         if self.workers is not None and self.scheduler is not None:
             raise ValueError("give workers (a local cluster) or scheduler (an existing one), not both")
         if self.memory_limit is not None:
-            check.integer(self.memory_limit, "memory_limit", minimum=1)
+            check.integer(self.memory_limit, "memory_limit", minimum=1, maximum=_machine_memory())
         if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
             raise TypeError(f"checkpoint must be a folder path, got {type(self.checkpoint).__name__}")
-        check.integer(self.retries, "retries", minimum=0)
+        check.integer(self.retries, "retries", minimum=0, maximum=100)
         check.real(self.timeout, "timeout", minimum=0.0, strict_min=True)
 
     @property
@@ -201,12 +203,19 @@ def configure(workers: int | None = None, scheduler: str | None = None, **option
     return current()
 
 
-@contextlib.contextmanager
-def backend(workers: int | None = None, scheduler: str | None = None, **options: Any) -> Iterator[Backend]:
+def backend(workers: int | None = None, scheduler: str | None = None,
+            **options: Any) -> contextlib.AbstractContextManager[Backend]:
     """Run the sweeps of a ``with`` block on a backend (see :func:`configure`), then restore the previous one.
 
-    A Dask client started inside the block is closed when the block ends.
+    The arguments are checked when this is called; a Dask client started inside the block is
+    closed when the block ends.
     """
+    Backend(workers=workers, scheduler=scheduler, **options)  # bad arguments fail here, not at ``with``
+    return _scoped(workers, scheduler, options)
+
+
+@contextlib.contextmanager
+def _scoped(workers: int | None, scheduler: str | None, options: dict) -> Iterator[Backend]:
     global _configured
     previous, before = _configured, _session
     chosen = configure(workers, scheduler, **options)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import lib.autodiff
 import lib.autoencoder
 import lib.claims
+import lib.execution
 import lib.expectation
 import lib.model
 import lib.plots
@@ -302,6 +303,29 @@ def _(): return {"x": np.array([1.0, 2.0, 4.0]), "y": np.array([1.0, 0.5, 0.26])
 def _():
     from matplotlib.figure import Figure
     return {"name": "figure-name", "fig": Figure()}
+def _square(rng: np.random.Generator, x: int) -> int:
+    """A task of the lib.execution examples."""
+    return x * x
+
+
+_SEED_ALLOW = {"seed": ["zero", "huge"]}  # any non-negative integer is a seed
+_BACKEND_ALLOW = {"workers": ["none"],  # no local cluster
+                  "memory_limit": ["none"],  # the default: the machine's memory / workers
+                  "retries": ["zero"]}  # no retry
+
+
+@example("lib.execution.Backend", allow=_BACKEND_ALLOW)
+def _(): return {"workers": 2, "memory_limit": 2**20, "retries": 1, "timeout": 5.0}
+@example("lib.execution.configure", allow=_BACKEND_ALLOW, run=False)  # sets the process-wide backend
+def _(): return {"workers": 2, "memory_limit": 2**20, "retries": 1, "timeout": 5.0}
+@example("lib.execution.backend", allow=_BACKEND_ALLOW)
+def _(): return {"workers": 2, "memory_limit": 2**20, "retries": 1, "timeout": 5.0}
+@example("lib.execution.task_generator", allow={**_SEED_ALLOW, "task": ["empty_mapping"]})  # {} is a task
+def _(): return {"seed": 0, "task": {"i": 1}}
+@example("lib.execution.map_tasks", allow={**_SEED_ALLOW, "name": ["unknown_string"]})  # any name
+def _(): return {"func": _square, "tasks": [{"x": 1}, {"x": 2}], "seed": 0, "name": "contract"}
+
+
 @example("lib.scale.Scale")
 def _(): return {"name": "smoke"}
 @example("lib.scale.Scale.sizes")
