@@ -315,3 +315,14 @@ def test_rms_standard_error_matches_a_brute_force_jackknife(rng):
     leave_out = np.array([unbiased_rms(gs[:b] + gs[b + 1:]) for b in range(B)])
     jackknife = np.sqrt((B - 1) / B * np.sum((leave_out - leave_out.mean()) ** 2))
     assert rms_se == pytest.approx(jackknife, rel=0.05)
+
+
+@pytest.mark.parametrize("h", [9, 12, 6])
+def test_hadamard_experiments_reject_an_h_that_is_not_a_power_of_2(h, rng):
+    """h = 9 used to build the size-8 dictionary and report q = k/9 (issue 12): refused up front, naming h."""
+    with pytest.raises(ValueError, match=r"\bh must hold powers of 2"):
+        ex.decomposition_at(h, 0.3, 0.1, 0.5, rng)
+    with pytest.raises(ValueError, match="h_values must hold powers of 2"):
+        ex.criticality_sweep([h], [0.1], 0.3, 1, 60, rng, batches=3)
+    with pytest.raises(ValueError, match="h_values must hold powers of 2"):
+        ex.proxy_gap_sweep([h], 0.1, 0.3, 0.5, 60, rng, batches=3)

@@ -14,6 +14,7 @@ Two ways to get an expected gradient, and every result says which it used:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from itertools import combinations, product
 
@@ -40,6 +41,21 @@ __all__ = [
 ]
 
 
+def _check_monte_carlo_size(h: int, n: int, k: int, N: int, batches: int, name: str = "N") -> None:
+    """Refuse a Monte Carlo run whose batch arrays (a few dense ``(h, N / batches)``) or total work would not fit."""
+    check.allocation(f"{name}, batches", 8.0 * (h * h + 2 * h * n + 8 * h * (N // batches + 1)))
+    check.work(name, float(N) * h * (k + n))
+
+
+def _hadamard_sizes(h_values: object, name: str) -> np.ndarray:
+    """Sizes ``h = 2n`` of the Hadamard dictionary: powers of 2, at least 4 (an odd ``h`` cannot be ``2n``)."""
+    values = np.asarray(check.integer_sequence(h_values, name, minimum=4))
+    if np.any(values & (values - 1)):
+        raise ValueError(f"{name} must hold powers of 2 (h = 2n with n a power of 2), got {values.tolist()}")
+    check.allocation(name, 8.0 * 40 * float(values.max()) ** 2)  # the closed form's (h, h) matrices
+    return values
+
+
 # --------------------------------------------------------------------------- a small instance
 
 
@@ -51,8 +67,8 @@ def enumerate_codes(h: int, k: int, values: tuple[float, ...]) -> np.ndarray:
     """
     h = check.integer(h, "h", minimum=1)
     k = check.integer(k, "k", minimum=1, maximum=h)
-    if len(values) < 1:
-        raise ValueError("values must not be empty")
+    values = check.real_sequence(values, "values")
+    check.allocation("h, k", 8.0 * h * math.comb(h, k) * float(len(values)) ** k)
     columns = []
     for support in combinations(range(h), k):
         for assignment in product(values, repeat=k):
@@ -114,8 +130,15 @@ def autodiff_comparison(
 ) -> AutodiffComparison:
     """Compare three computations of the expected gradient on ``A = [I, H/sqrt(n)]`` (``h = 2n``); see :class:`AutodiffComparison`."""
     A = hadamard_dictionary(n)
-    W = model.perturb_columns(A, delta, rng)
+    k = check.integer(k, "k", minimum=1, maximum=2 * n)
+    delta = check.real(delta, "delta", minimum=0.0)
+    eps = check.real(eps, "eps")
+    rng = check.generator(rng)
+    batches = check.loop_count(batches, "batches", minimum=3)
+    N = check.integer(N, "N", minimum=3 * batches)
     m1, m2 = uniform_moments(low, high)
+    _check_monte_carlo_size(2 * n, n, k, N, batches)
+    W = model.perturb_columns(A, delta, rng)
     values = two_point_values(low, high)
     X = enumerate_codes(2 * n, k, values)
     Y = A @ X
@@ -217,11 +240,16 @@ def criticality_sweep(
     low: float = 1.0, high: float = 2.0, batches: int = 20,
 ) -> CriticalitySweep:
     """Run the sweep of :class:`CriticalitySweep` (closed forms everywhere, Monte Carlo at one point per cell)."""
-    h_values = np.asarray([check.integer(h, "h_values", minimum=4) for h in h_values])
-    p_values = np.asarray([check.exponent(p, "p_values") for p in p_values])
-    points = check.integer(points, "points", minimum=1)
+    h_values = _hadamard_sizes(h_values, "h_values")
+    p_values = np.asarray(check.real_sequence(p_values, "p_values", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True))
+    nu = check.real(nu, "nu", minimum=0.0, strict_min=True)
+    points = check.loop_count(points, "points")
     rng = check.generator(rng)
+    batches = check.loop_count(batches, "batches", minimum=3)
+    N = check.integer(N, "N", minimum=3 * batches)
     m1, m2 = uniform_moments(low, high)
+    top = int(h_values.max())
+    _check_monte_carlo_size(top, top // 2, top, N * p_values.size, batches)
     shape, shape3 = (p_values.size, h_values.size), (p_values.size, h_values.size, points)
     out = {name: np.zeros(shape) for name in ("k", "delta", "eps", "dictionary", "mc", "mc_se", "mc_failure", "frozen")}
     out.update({name: np.zeros(shape3) for name in ("ball", "alpha", "beta", "alpha_beta_gap", "e_norm")})
@@ -306,9 +334,16 @@ def proxy_gap_sweep(
     low: float = 1.0, high: float = 2.0, batches: int = 20,
 ) -> ProxyGapSweep:
     """Run the sweep of :class:`ProxyGapSweep`."""
-    h_values = np.asarray([check.integer(h, "h_values", minimum=4) for h in h_values])
+    h_values = _hadamard_sizes(h_values, "h_values")
+    p = check.exponent(p)
+    nu = check.real(nu, "nu", minimum=0.0, strict_min=True)
+    prefactor = check.real(prefactor, "prefactor", minimum=0.0, strict_min=True)
     rng = check.generator(rng)
+    batches = check.loop_count(batches, "batches", minimum=3)
+    N = check.integer(N, "N", minimum=3 * batches)
     m1, m2 = uniform_moments(low, high)
+    top = int(h_values.max())
+    _check_monte_carlo_size(top, top // 2, model.support_size(top, p), N * h_values.size, batches)
     out = {name: np.zeros(h_values.size) for name in ProxyGapSweep.__dataclass_fields__ if name != "h_values"}
     for b, h in enumerate(tqdm(h_values, desc="Lemma 5.1", leave=False)):
         h = int(h)
@@ -361,10 +396,13 @@ def decomposition_at(
     h: int, p: float, delta: float, eps: float, rng: np.random.Generator, *, low: float = 1.0, high: float = 2.0
 ) -> Decomposition:
     """Lemma 5.2's decomposition (closed form) at a random point at distance ``delta`` from the Hadamard dictionary of size ``h``."""
-    h = check.integer(h, "h", minimum=2)
+    h = int(_hadamard_sizes([h], "h")[0])
+    k = model.support_size(h, p)
+    delta = check.real(delta, "delta", minimum=0.0)
+    eps = check.real(eps, "eps")
+    rng = check.generator(rng)
+    m1, m2 = uniform_moments(low, high)
     A = hadamard_dictionary(h // 2)
     W = model.perturb_columns(A, delta, rng)
-    k = model.support_size(h, p)
-    m1, m2 = uniform_moments(low, high)
     alpha, beta, e = _closed_form(W, A, k, eps, m1, m2)
     return Decomposition(W=W, A=A, q=k / h, alpha=alpha, beta=beta, e=e)
