@@ -105,8 +105,8 @@ def plus_minus(value: float, error: float) -> str:
     error = check.real(error.item() if isinstance(error, np.generic) else error, "error", minimum=0.0)
     if error == 0:
         return f"{number(value, 4)}{NBSP}±{NBSP}0"
-    magnitude = math.floor(math.log10(error))
-    lead = int(f"{error:.0e}"[0])
+    lead_text, exponent = f"{error:.0e}".split("e")  # rounded first digit: 0.0996 reads 1e-01
+    lead, magnitude = int(lead_text), int(exponent)
     decimals = -magnitude + (1 if lead == 1 else 0)
     if decimals <= 0:
         step = 10 ** (-decimals)
