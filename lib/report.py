@@ -53,7 +53,7 @@ def number(value: float, digits: int = 3) -> str:
     ('0.0071', '1.6\u00a0×\u00a010⁻⁵', '0', '13,488')
     """
     value = _finite(value, "value")
-    digits = check.integer(digits, "digits", minimum=1)
+    digits = check.integer(digits, "digits", minimum=1, maximum=17)
     if value == 0:
         return "0"
     magnitude = math.floor(math.log10(abs(value)))
@@ -82,7 +82,7 @@ def percent(fraction: float, digits: int = 2) -> str:
     fraction = _finite(fraction, "fraction")
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must lie in [0, 1], got {fraction}")
-    digits = check.integer(digits, "digits", minimum=1)
+    digits = check.integer(digits, "digits", minimum=1, maximum=17)
     if fraction in (0.0, 1.0):
         return f"{fraction * 100:.0f}%"
     value = fraction * 100
@@ -105,8 +105,8 @@ def plus_minus(value: float, error: float) -> str:
     error = check.real(error.item() if isinstance(error, np.generic) else error, "error", minimum=0.0)
     if error == 0:
         return f"{number(value, 4)}{NBSP}±{NBSP}0"
-    magnitude = math.floor(math.log10(error))
-    lead = int(f"{error:.0e}"[0])
+    lead_text, exponent = f"{error:.0e}".split("e")  # rounded first digit: 0.0996 reads 1e-01
+    lead, magnitude = int(lead_text), int(exponent)
     decimals = -magnitude + (1 if lead == 1 else 0)
     if decimals <= 0:
         step = 10 ** (-decimals)
@@ -124,6 +124,8 @@ def count_of(count: int, total: int, noun: str = "") -> str:
     """
     total = check.integer(total, "total", minimum=1)
     count = check.integer(count, "count", minimum=0, maximum=total)
+    if not isinstance(noun, str):
+        raise TypeError(f"noun must be a string, got {type(noun).__name__}")
     tail = f" {noun}" if noun else ""
     if count == total:
         return f"all {total}{tail}" if total > 2 else (f"both{tail}" if total == 2 else f"the one{tail or ' case'}")
@@ -150,9 +152,7 @@ def listing(items: Sequence[str]) -> str:
 
 def yes_no(flag: bool) -> str:
     """"✓" for ``True``, "✗" for ``False`` (tables show no Python booleans)."""
-    if not isinstance(flag, (bool, np.bool_)):
-        raise TypeError(f"flag must be a bool, got {type(flag).__name__}")
-    return "✓" if flag else "✗"
+    return "✓" if check.flag(flag, "flag") else "✗"
 
 
 def table_html(frame: pd.DataFrame, *, wide: bool = False, index: bool = True, caption: str = "") -> HTML:
@@ -172,6 +172,9 @@ def table_html(frame: pd.DataFrame, *, wide: bool = False, index: bool = True, c
     """
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    wide, index = check.flag(wide, "wide"), check.flag(index, "index")
+    if not isinstance(caption, str):
+        raise TypeError(f"caption must be a string, got {type(caption).__name__}")
     styler = frame.style.set_table_styles([
         {"selector": "td, th", "props": [("white-space", "nowrap"), ("padding", "0.25em 0.6em"), ("font-size", "0.9em")]},
         {"selector": "td", "props": [("text-align", "right")]},

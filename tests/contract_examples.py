@@ -24,6 +24,7 @@ import lib.expectation
 import lib.model
 import lib.plots
 import lib.recovery
+import lib.report
 import lib.scale
 import lib.theory.criticality
 import lib.theory.support
@@ -488,3 +489,22 @@ def _(): return {"h_values": [8], "p": 0.1, "nu": 0.3, "prefactor": 0.5, "N": 30
                  "high": 2.0, "batches": 3}
 @example(_EC + "decomposition_at", allow={"low": ["zero"], "delta": ["zero"], "eps": ["zero"]})
 def _(): return {"h": 8, "p": 0.3, "delta": 0.1, "eps": 0.5, "rng": rng(), "low": 1.0, "high": 2.0}
+
+
+@example("lib.report.number")
+def _(): return {"value": 0.0071, "digits": 2}
+@example("lib.report.percent")
+def _(): return {"fraction": 0.999, "digits": 2}
+@example("lib.report.plus_minus", allow={"error": ["zero"]})  # an exact value has error 0
+def _(): return {"value": 6.123, "error": 0.031}
+@example("lib.report.count_of", allow={"count": ["zero"], "total": ["huge"],  # none of them; any total
+                                       "noun": ["unknown_string"]})  # free text
+def _(): return {"count": 2, "total": 3, "noun": "sizes"}
+@example("lib.report.listing")
+def _(): return {"items": ["256", "512", "1024"]}
+@example("lib.report.yes_no")
+def _(): return {"flag": True}
+@example("lib.report.table_html", allow={"caption": ["unknown_string"]})  # free text
+def _():
+    import pandas as pd
+    return {"frame": pd.DataFrame({"x": ["1.0"]}), "wide": False, "index": True, "caption": "a caption"}

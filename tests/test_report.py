@@ -30,6 +30,7 @@ def test_plus_minus_rounds_at_the_error():
     assert report.plus_minus(0.0061234, 0.000012) == "0.006123\u00a0±\u00a00.000012"
     assert report.plus_minus(1234.5, 56.0) == "1,230\u00a0±\u00a060"
     assert report.plus_minus(0.5, 0.0) == "0.5000\u00a0±\u00a00"
+    assert report.plus_minus(15.1123, 0.0996) == "15.11\u00a0±\u00a00.10"
 
 
 def test_counts_and_lists_read_as_words():
