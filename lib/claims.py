@@ -177,12 +177,19 @@ def markdown_cell(text: str) -> str:
                    for i, part in enumerate(parts))
 
 
+def _claims(claims: object) -> list[Claim]:
+    if not isinstance(claims, (list, tuple)) or not all(isinstance(c, Claim) for c in claims):
+        raise TypeError(f"claims must be a list of lib.claims.Claim (as lib.claims.load returns), got {type(claims).__name__}")
+    return list(claims)
+
+
 def markdown_table(claims: list[Claim]) -> str:
     """The claims as one MyST Markdown table: claim | source | criterion | measured | paper | status | where.
 
     The "where" cell is a ``{ref}`` link to the section named by the claim's label; a claim that
     differs carries its explanation after the measured value.
     """
+    claims = _claims(claims)
     rows = ["| claim | source | criterion (what the check asserts) | measured (this build) | paper | status | where |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
     for c in claims:
@@ -197,6 +204,7 @@ def markdown_table(claims: list[Claim]) -> str:
 
 def counts(claims: list[Claim]) -> dict[str, int]:
     """How many claims per source and per status (every key of :data:`SOURCES` and :data:`STATUSES`)."""
+    claims = _claims(claims)
     by_source = Counter(c.source for c in claims)
     by_status = Counter(c.status for c in claims)
     return {**{s: by_source[s] for s in SOURCES}, **{s: by_status[s] for s in STATUSES}}

@@ -342,6 +342,16 @@ def _(): return {"claim_id": "contract-example", "claim": "a claim", "source": "
                  "measured": "0.5", "held": True, "chapter": "model", "label": "sec-model", "paper": "",
                  "asymptotic": False, "explanation": ""}
 
+@example("lib.claims.markdown_cell", allow={"text": ["unknown_string"]})  # free text
+def _(): return {"text": "W = A*ᵀ with $x^*_i$"}
+def _claim() -> lib.claims.Claim:
+    return lib.claims.Claim("contract-example", "a claim", "book", "x < 1", "0.5", "", True, False, "book/01_model",
+                            "sec-model-coherence", "smoke")
+@example("lib.claims.markdown_table")
+def _(): return {"claims": [_claim()]}
+@example("lib.claims.counts")
+def _(): return {"claims": [_claim()]}
+
 
 # ---- lib.theory --------------------------------------------------------------------------------
 

@@ -69,10 +69,17 @@ BROKEN_NUMBERS = """() => {
   for (const cell of document.querySelectorAll('main article td, main article th')) {
     const text = cell.innerText.trim();
     if (!text || text.length > 40 || !/\\d/.test(text) || !numeric.test(text)) continue;
-    const range = document.createRange();
-    range.selectNodeContents(cell);
-    const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
-    if (tops.size > 1) found.push(text);
+    const rects = [];
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (!node.textContent.trim()) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      rects.push(...[...range.getClientRects()].filter(r => r.width > 0));
+    }
+    if (!rects.length) continue;
+    const tops = rects.map(r => r.top);
+    if (Math.max(...tops) - Math.min(...tops) > 0.5 * Math.min(...rects.map(r => r.height))) found.push(text);
   }
   return found;
 }"""
