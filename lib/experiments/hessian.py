@@ -1,0 +1,308 @@
+r"""Experiments of the chapter "Is the critical point a minimum?" (the paper's Sec. 6 and Conclusion).
+
+Second-order tests of the landscape of :math:`L(W) = \frac1N\sum_s\tfrac12\|W^\top\mathrm{ReLU}(Wy_s-\epsilon)-y_s\|^2`:
+the extreme eigenvalues of its exact Hessian (:mod:`lib.hessian`) at :math:`A^{*\top}`, at the scaled
+point :math:`c^*A^{*\top}`, at the stationary point :math:`W^\dagger` of the *expected* loss near
+:math:`A^*` (:func:`stationary_point`), along the random line of Figures 1–4, and at the end points of
+gradient descent from random starts.  Every spectrum is measured on ``sets`` independent sample sets,
+so the noise of the empirical Hessian is a standard error, not a guess.
+
+Every measurement is a pure task ``spectrum_task(rng, **params)`` over a list of parameter dicts,
+looped in one place (:func:`run_tasks`).  All run with one BLAS thread (see
+:mod:`lib.experiments.training`: on the shared 2-core machine threads cost more than they save).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+from scipy.optimize import minimize, newton_krylov
+from threadpoolctl import threadpool_limits
+
+from lib import _validate as check
+from lib import autoencoder, expectation, hessian, model as _model, training
+from lib.experiments.training import Tier, norm_fixed_point
+
+__all__ = [
+    "TOL",
+    "NCV",
+    "stationary_point",
+    "empirical_stationary_point",
+    "spectrum_task",
+    "run_tasks",
+    "Spectrum",
+    "spectrum",
+    "Stationary",
+    "stationary_task",
+    "random_line",
+    "random_end_points",
+    "classify",
+]
+
+NCV = 64  # Lanczos basis: fewer restarts on the clustered bottom of the spectrum (193 products against 241 at ARPACK's default)
+TOL = 1e-2  # ARPACK's relative tolerance: a residual ~1e-2·|λ|, far below the sampling noise of λ (measured)
+
+
+def stationary_point(model: _model.SparseCodingModel, eps: float, *, f_tol: float = 1e-10) -> tuple[np.ndarray, float]:
+    r"""The stationary point :math:`W^\dagger` of the expected loss near :math:`A^*`, under exact support recovery.
+
+    Solves :math:`\mathbb E\,\widetilde\nabla_W L(W) = 0` (the closed form
+    :func:`lib.expectation.expected_proxy_gradient`, no sampling) by Newton–Krylov
+    (:func:`scipy.optimize.newton_krylov`, MINRES inner solves: the Jacobian is the expected proxy
+    loss's Hessian, symmetric) from :math:`c^*A^{*\top}` (:func:`lib.experiments.training.norm_fixed_point`),
+    on the gradient scaled by :math:`1/q`.  On every sample whose support the ReLU layer recovers,
+    the proxy gradient is the true gradient, so near :math:`A^*` this is the expected loss's
+    stationary point up to the rare recovery failures.
+
+    Returns
+    -------
+    W : numpy.ndarray
+        :math:`W^\dagger`, shape ``(h, n)``.
+    residual : float
+        :math:`\max|\mathbb E\widetilde\nabla_W L(W^\dagger)|/q` reached.
+    """
+    eps = check.real(eps, "eps", minimum=0.0)
+    f_tol = check.real(f_tol, "f_tol", minimum=0.0, strict_min=True)
+
+    def scaled(W: np.ndarray) -> np.ndarray:
+        return expectation.expected_proxy_gradient(W, model.A, model.k, eps, model.m1, model.m2) / model.q
+
+    W = newton_krylov(scaled, norm_fixed_point(model, eps) * model.A.T, f_tol=f_tol, method="minres")
+    return W, float(np.max(np.abs(scaled(W))))
+
+
+def empirical_stationary_point(W0: np.ndarray, Y: np.ndarray, eps: float, *, gtol: float = 1e-8,
+                               maxiter: int = 50) -> tuple[np.ndarray, float, int]:
+    r"""The stationary point of the *empirical* loss on ``Y`` nearest ``W0``, by a trust-region Newton method.
+
+    :func:`scipy.optimize.minimize` with ``method="trust-krylov"``, the exact gradient
+    (:func:`lib.autoencoder.gradient`) and the exact Hessian-vector product (:class:`lib.hessian.HessianOperator`,
+    rebuilt once per iterate).  With a large fixed sample it approximates the stationary point of the
+    expected loss to :math:`O(N^{-1/2})` without the support-recovery assumption that
+    :func:`stationary_point` needs.
+
+    Returns
+    -------
+    W : numpy.ndarray
+        The stationary point, ``(h, n)``.
+    grad_norm : float
+        :math:`\|\nabla_W\hat L\|_F` there.
+    hvps : int
+        Hessian-vector products spent.
+    """
+    W0 = check.matrix(W0, "W0")
+    Y = check.matrix(Y, "Y", shape=(W0.shape[1], None))
+    eps = check.real(eps, "eps", minimum=0.0)
+    cache: dict[str, Any] = {"x": None, "op": None, "hvps": 0}
+
+    def hessp(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        if cache["x"] is None or not np.array_equal(cache["x"], x):
+            cache["x"], cache["op"] = x.copy(), hessian.HessianOperator(x.reshape(W0.shape), Y, eps)
+        cache["hvps"] += 1
+        return cache["op"].matvec(v)
+
+    result = minimize(lambda x: autoencoder.loss(x.reshape(W0.shape), Y, eps), W0.ravel(),
+                      jac=lambda x: autoencoder.gradient(x.reshape(W0.shape), Y, eps).ravel(), hessp=hessp,
+                      method="trust-krylov", options={"gtol": check.real(gtol, "gtol", minimum=0.0, strict_min=True),
+                                                      "maxiter": check.integer(maxiter, "maxiter", minimum=1)})
+    W = result.x.reshape(W0.shape)
+    return W, float(np.linalg.norm(autoencoder.gradient(W, Y, eps))), int(cache["hvps"])
+
+
+def spectrum_task(rng: np.random.Generator, *, W: np.ndarray, model: _model.SparseCodingModel, eps: float, N: int,
+                  tol: float = TOL, ncv: int = NCV, split: bool = False) -> dict[str, Any]:
+    r"""Extreme Hessian eigenvalues at ``W`` on one fresh sample set of ``N`` signals.
+
+    The Hessian acts on the *live* rows (units that fire on at least one sample): a unit that never
+    fires has an exactly zero block of the Hessian (its rows are flat directions) and is counted in
+    ``dead`` instead.
+
+    Returns
+    -------
+    dict
+        ``lam_min, lam_max`` (Lanczos), ``res_min, res_max`` (their residual norms), ``matvecs``,
+        ``grad`` (the empirical gradient, ``(h, n)``), ``dead``, ``active`` (mean fraction of units
+        firing per sample) and, with ``split``, ``split`` (:class:`lib.hessian.DirectionSplit` of the
+        smallest eigenvector).
+    """
+    N = check.integer(N, "N", minimum=1)
+    Y = training.draw_batch(model, N, rng).Y
+    live = np.flatnonzero(np.any(W @ Y - eps > 0, axis=1))
+    op = hessian.HessianOperator(W, Y, eps, rows=live)
+    low = hessian.extremes(op, rng, which="SA", tol=tol, ncv=min(ncv, op.shape[0] - 1))
+    high = hessian.extremes(op, rng, which="LA", tol=tol)
+    out = {"lam_min": low.values[0], "lam_max": high.values[0], "res_min": low.residuals[0],
+           "res_max": high.residuals[0], "matvecs": low.matvecs + high.matvecs,
+           "grad": autoencoder.gradient(W, Y, eps), "dead": W.shape[0] - live.size,
+           "active": float(np.mean(W @ Y - eps > 0))}
+    if split:
+        out["split"] = hessian.direction_split(low.vectors[0], W, model.A, Y, eps)
+    return out
+
+
+def run_tasks(task: Callable[..., dict[str, Any]], params: Sequence[Mapping[str, Any]], rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Run ``task(child_rng, **p)`` for every ``p`` in ``params``, each with its own child of ``rng``, one BLAS thread."""
+    children = check.generator(rng).spawn(len(params))
+    with threadpool_limits(limits=1, user_api="blas"):
+        return [task(child, **p) for child, p in zip(children, params)]
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    r"""Extreme Hessian eigenvalues at one point, over independent sample sets.
+
+    Attributes
+    ----------
+    label : str
+    lam_min, lam_max : numpy.ndarray
+        ``(sets,)`` smallest and largest eigenvalue on each sample set.
+    residual : float
+        Largest Lanczos residual :math:`\|Hv-\lambda v\|` among them.
+    matvecs : int
+        Hessian-vector products spent in all.
+    grad_norm : float
+        :math:`\|\bar G\|_F` of the gradient averaged over the sets.
+    grad_se : float
+        Its noise: :math:`\sqrt{\sum \mathrm{var}(G)/\mathrm{sets}}` over the entries.
+    dead : int
+        Most units that never fire on a set.
+    active : float
+        Mean fraction of units firing per sample.
+    split : lib.hessian.DirectionSplit or None
+        Where the smallest eigenvector of the first set lives.
+    """
+
+    label: str
+    lam_min: np.ndarray
+    lam_max: np.ndarray
+    residual: float
+    matvecs: int
+    grad_norm: float
+    grad_se: float
+    dead: int
+    active: float
+    split: hessian.DirectionSplit | None
+
+    @staticmethod
+    def _se(values: np.ndarray) -> float:
+        return float(np.std(values, ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")
+
+    @property
+    def min_mean(self) -> float:
+        """Mean of :math:`\\lambda_{\\min}` over the sets."""
+        return float(np.mean(self.lam_min))
+
+    @property
+    def min_se(self) -> float:
+        """Standard error of :attr:`min_mean`."""
+        return self._se(self.lam_min)
+
+    @property
+    def max_mean(self) -> float:
+        """Mean of :math:`\\lambda_{\\max}` over the sets."""
+        return float(np.mean(self.lam_max))
+
+    @property
+    def max_se(self) -> float:
+        """Standard error of :attr:`max_mean`."""
+        return self._se(self.lam_max)
+
+
+def spectrum(label: str, W: np.ndarray, model: _model.SparseCodingModel, eps: float, rng: np.random.Generator, *,
+             sets: int, N: int, tol: float = TOL, split: bool = True) -> Spectrum:
+    """:func:`spectrum_task` on ``sets`` independent sample sets of ``N`` signals, summarised as a :class:`Spectrum`."""
+    sets = check.integer(sets, "sets", minimum=2)
+    W = check.matrix(W, "W", shape=(model.h, model.n))
+    runs = run_tasks(spectrum_task, [dict(W=W, model=model, eps=eps, N=N, tol=tol, split=split and s == 0)
+                                     for s in range(sets)], rng)
+    grads = np.array([r["grad"] for r in runs])
+    return Spectrum(
+        label, np.array([r["lam_min"] for r in runs]), np.array([r["lam_max"] for r in runs]),
+        float(max(max(r["res_min"], r["res_max"]) for r in runs)), int(sum(r["matvecs"] for r in runs)),
+        float(np.linalg.norm(grads.mean(axis=0))), float(np.sqrt(np.sum(grads.var(axis=0, ddof=1)) / sets)),
+        int(max(r["dead"] for r in runs)), float(np.mean([r["active"] for r in runs])), runs[0].get("split"),
+    )
+
+
+@dataclass(frozen=True)
+class Stationary:
+    r"""The stationary point of one problem size and its spectrum (:func:`stationary_task`).
+
+    Attributes
+    ----------
+    tier : lib.experiments.training.Tier
+    model : lib.model.SparseCodingModel
+    proxy : numpy.ndarray
+        :math:`W^\dagger` of :func:`stationary_point` (expected proxy gradient zero).
+    W : numpy.ndarray
+        :math:`\hat W` of :func:`empirical_stationary_point`, started at :math:`W^\dagger`.
+    fit_grad : float
+        :math:`\|\nabla\hat L(\hat W)\|_F` on the fitting sample.
+    proxy_spectrum, spectrum : Spectrum
+        Measured on fresh sample sets at :math:`W^\dagger` and at :math:`\hat W`.
+    """
+
+    tier: Tier
+    model: _model.SparseCodingModel
+    proxy: np.ndarray
+    W: np.ndarray
+    fit_grad: float
+    proxy_spectrum: Spectrum | None
+    spectrum: Spectrum
+
+
+def stationary_task(rng: np.random.Generator, *, tier: Tier, N: int, fit_N: int, sets: int, gtol: float = 1e-4,
+                    proxy: bool = False) -> Stationary:
+    r"""Draw a model of size ``tier``, find :math:`W^\dagger` and :math:`\hat W` (fitted on ``fit_N`` samples), measure the spectrum at :math:`\hat W` (and at :math:`W^\dagger` with ``proxy``)."""
+    m = tier.model(check.generator(rng))
+    start, _ = stationary_point(m, tier.eps)
+    with threadpool_limits(limits=1, user_api="blas"):
+        W, fit_grad, _ = empirical_stationary_point(start, training.draw_batch(m, fit_N, rng).Y, tier.eps, gtol=gtol)
+    at_proxy = spectrum("W†", start, m, tier.eps, rng, sets=sets, N=N) if proxy else None
+    return Stationary(tier, m, start, W, fit_grad, at_proxy, spectrum("Ŵ", W, m, tier.eps, rng, sets=sets, N=N))
+
+
+def random_line(model: _model.SparseCodingModel, t: float, rng: np.random.Generator) -> np.ndarray:
+    r"""The encoder :math:`W = (A^* + t\Delta)^\top` of Figures 1–4, :math:`\Delta` Gaussian with unit columns drawn from ``rng``."""
+    direction = _model.random_dictionary(model.n, model.h, check.generator(rng))
+    return (model.A + check.real(t, "t") * direction).T
+
+
+def random_end_points(tier: Tier, rng: np.random.Generator, *, seeds: int, steps: int, batch_size: int,
+                      lr: float, lr_end: float) -> list[tuple[_model.SparseCodingModel, training.TrainingResult]]:
+    r"""Train from random unit rows (:func:`lib.experiments.training.starts`) on ``seeds`` fresh dictionaries.
+
+    RMSProp on fresh batches with the rate decayed geometrically from ``lr`` to ``lr_end`` over the
+    second half of the run, as in the training chapter.  Returns each model with its
+    :class:`lib.training.TrainingResult`.
+    """
+    from lib.experiments.training import RANDOM, starts
+
+    out = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for child in check.generator(rng).spawn(check.integer(seeds, "seeds", minimum=1)):
+            m = tier.model(child)
+            W0 = starts(m, [], child)[RANDOM]
+            out.append((m, training.train(m, W0, tier.eps, child, steps=steps, lr=lr, lr_end=lr_end, decay_from=0.5,
+                                          batch_size=batch_size, evaluate_every=steps, progress=False)))
+    return out
+
+
+def classify(s: Spectrum, *, z: float = 3.0) -> str:
+    r"""Name the kind of point from its gradient and its smallest eigenvalue, each against its own noise.
+
+    ``"still moving"`` if :math:`\|\bar G\| > z\,\mathrm{se}`; else ``"saddle"`` if
+    :math:`\lambda_{\min} < -z\,\mathrm{se}`; ``"strict local minimum"`` if :math:`\lambda_{\min} > z\,\mathrm{se}`
+    and no unit is dead; ``"flat (dead units)"`` if :math:`\lambda_{\min} > z\,\mathrm{se}` on the live rows
+    but some units never fire (their rows are exactly flat); else ``"undetermined"``.
+    """
+    z = check.real(z, "z", minimum=0.0, strict_min=True)
+    if s.grad_norm > z * s.grad_se:
+        return "still moving"
+    if s.min_mean < -z * s.min_se:
+        return "saddle"
+    if s.min_mean > z * s.min_se:
+        return "strict local minimum" if s.dead == 0 else "flat (dead units)"
+    return "undetermined"

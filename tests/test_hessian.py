@@ -1,0 +1,199 @@
+"""The exact Hessian-vector product, Lanczos extremes, direction splits and the Hessian experiments."""
+
+import numpy as np
+import pytest
+
+from lib import autoencoder as ae, hessian, model, training
+from lib.experiments import hessian as hx
+from lib.experiments.training import Tier
+
+
+def _point(rng, *, n=12, h=24, k=2, N=300, scale=1.0, delta=0.3):
+    """An encoder near the dictionary and data; ``scale`` < 1 with a large bias makes few units fire."""
+    A = model.random_dictionary(n, h, rng)
+    W = scale * model.perturb_columns(A, delta, rng)
+    Y = A @ model.sample_codes(h, k, N, rng, 1.0, 2.0)
+    return A, W, Y
+
+
+# (bias, scale): few active units (sparse path) and many (dense path)
+REGIMES = {"few-active": (1.2, 1.0), "many-active": (0.1, 1.2)}
+
+
+def _regime(rng, name):
+    eps, scale = REGIMES[name]
+    A, W, Y = _point(rng, scale=scale)
+    active = np.mean(W @ Y - eps > 0)
+    assert (active < 1 / 8) == (name == "few-active"), active
+    assert np.min(np.abs(W @ Y - eps)) > 1e-5  # no kink within reach of the difference steps
+    return A, W, Y, eps
+
+
+def _tf_hvp(W, Y, eps, V):
+    """Forward-over-backward: a ForwardAccumulator along V over a GradientTape of the loss (float64)."""
+    tf = pytest.importorskip("tensorflow")
+    Wt = tf.Variable(W, dtype=tf.float64)
+    Yt, et = tf.constant(Y, dtype=tf.float64), tf.constant(np.full((W.shape[0], 1), eps), dtype=tf.float64)
+    with tf.autodiff.ForwardAccumulator(Wt, tf.constant(V, dtype=tf.float64)) as acc:
+        with tf.GradientTape() as tape:
+            E = tf.matmul(Wt, tf.nn.relu(tf.matmul(Wt, Yt) - et), transpose_a=True) - Yt
+            value = 0.5 * tf.reduce_sum(E * E) / Y.shape[1]
+        grad = tape.gradient(value, Wt)
+    return acc.jvp(grad).numpy()
+
+
+def _rel(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+@pytest.mark.parametrize("regime", sorted(REGIMES))
+def test_hvp_matches_tensorflow_forward_over_backward(rng, regime):
+    A, W, Y, eps = _regime(rng, regime)
+    V = rng.standard_normal(W.shape)
+    assert _rel(hessian.hvp(W, Y, eps, V), _tf_hvp(W, Y, eps, V)) < 1e-8
+
+
+@pytest.mark.parametrize("regime", sorted(REGIMES))
+def test_hvp_matches_central_differences_of_the_gradient(rng, regime):
+    A, W, Y, eps = _regime(rng, regime)
+    V = rng.standard_normal(W.shape)
+    step = 1e-6
+    central = (ae.gradient(W + step * V, Y, eps) - ae.gradient(W - step * V, Y, eps)) / (2 * step)
+    assert _rel(hessian.hvp(W, Y, eps, V), central) < 1e-8
+
+
+@pytest.mark.parametrize("regime", sorted(REGIMES))
+def test_hvp_is_symmetric_and_splits_into_its_parts(rng, regime):
+    A, W, Y, eps = _regime(rng, regime)
+    U, V = rng.standard_normal((2,) + W.shape)
+    HU, HV = hessian.hvp(W, Y, eps, U), hessian.hvp(W, Y, eps, V)
+    assert np.sum(U * HV) == pytest.approx(np.sum(HU * V), rel=1e-12)
+    parts = [hessian.hvp(W, Y, eps, V, part=p) for p in ("gauss_newton", "residual")]
+    assert _rel(parts[0] + parts[1], HV) < 1e-13
+    assert np.sum(V * parts[0]) >= 0  # J^T J is positive semidefinite
+
+
+def test_sparse_and_dense_paths_agree(rng):
+    A, W, Y, eps = _regime(rng, "few-active")
+    op = hessian.HessianOperator(W, Y, eps)
+    assert op.sparse
+    dense = hessian.HessianOperator(W, Y, eps)
+    dense.sparse, dense.mask = False, (W @ Y - eps > 0).astype(float)
+    dense.R = dense.mask * (W @ Y - eps)
+    dense.E = W.T @ dense.R - Y
+    V = rng.standard_normal(W.shape)
+    for part in hessian.PARTS:
+        op.part = dense.part = part
+        assert _rel(op.apply(V), dense.apply(V)) < 1e-12
+
+
+def test_lanczos_extremes_match_the_dense_spectrum(rng):
+    A, W, Y = _point(rng, n=6, h=10, N=200)
+    op = hessian.HessianOperator(W, Y, 0.5)
+    H = np.array([op.matvec(e) for e in np.eye(op.shape[0])])
+    exact = np.linalg.eigvalsh(H)
+    low = hessian.extremes(op, rng, which="SA", count=2, tol=1e-10)
+    high = hessian.extremes(op, rng, which="LA", tol=1e-10)
+    np.testing.assert_allclose(low.values, exact[:2], rtol=1e-8, atol=1e-10)
+    assert high.values[0] == pytest.approx(exact[-1], rel=1e-8)
+    assert low.residuals.max() < 1e-7 and low.matvecs > 0
+    assert low.vectors.shape == (2,) + W.shape
+    assert np.linalg.norm(low.vectors[0]) == pytest.approx(1.0)
+
+
+def test_restricted_operator_drops_dead_rows(rng):
+    A, W, Y = _point(rng, n=6, h=10, N=200)
+    W[3] = 0.0  # a unit that never fires: u = -eps < 0
+    assert not np.any(W[3] @ Y - 0.5 > 0)
+    V = rng.standard_normal(W.shape)
+    HV = hessian.hvp(W, Y, 0.5, V)
+    V0 = V.copy()
+    V0[3] = 0
+    np.testing.assert_allclose(HV, hessian.hvp(W, Y, 0.5, V0), atol=1e-14)  # the dead row's block is zero
+    live = np.setdiff1d(np.arange(10), [3])
+    op = hessian.HessianOperator(W, Y, 0.5, rows=live)
+    assert op.shape == (54, 54)
+    np.testing.assert_allclose(op.matvec(V[live].ravel()), HV[live].ravel(), atol=1e-14)
+    assert np.all(hessian.extremes(op, rng).vectors[0][3] == 0)
+
+
+def test_direction_split_of_pure_directions(rng):
+    A, W, Y = _point(rng, n=8, h=12, N=300, delta=0.05)
+    along = np.zeros_like(W)
+    along[0] = A[:, 0]
+    split = hessian.direction_split(along, W, A, Y, 0.5)
+    assert split.along_atom == pytest.approx(1.0) and split.rows90 == 1 and split.row_weight[0] == pytest.approx(1.0)
+    assert split.along_atom + split.coactive + split.elsewhere == pytest.approx(1.0)
+    V = rng.standard_normal(W.shape)
+    loose = hessian.direction_split(V, W, A, Y, 0.5, together=1e-9)  # every co-firing unit counts: their atoms span R^n
+    assert loose.elsewhere == pytest.approx(0.0, abs=1e-12)
+    assert loose.along_atom + loose.coactive == pytest.approx(1.0)
+    W2 = W.copy()
+    W2[1] = W2[0]  # two units on one atom fire together, but share the atom: nothing co-active beyond it
+    strict = hessian.direction_split(V, W2, A, Y, 0.5, together=1.0)
+    assert strict.along_atom + strict.coactive + strict.elsewhere == pytest.approx(1.0)
+    assert strict.coactive < loose.coactive
+
+
+@pytest.mark.parametrize("bad, error", [
+    (dict(part="hessian"), ValueError), (dict(rows=np.array([0, 0])), ValueError), (dict(rows=np.array([99])), ValueError),
+    (dict(rows=np.array([0.5])), ValueError), (dict(eps=np.nan), ValueError), (dict(W=np.ones((3, 4))), ValueError),
+])
+def test_operator_validation_names_the_parameter(rng, bad, error):
+    A, W, Y = _point(rng, n=6, h=10, N=50)
+    kwargs = dict(W=W, Y=Y, eps=0.5) | bad
+    with pytest.raises(error):
+        hessian.HessianOperator(kwargs.pop("W"), kwargs.pop("Y"), kwargs.pop("eps"), **kwargs)
+
+
+def test_hvp_and_extremes_validation(rng):
+    A, W, Y = _point(rng, n=6, h=10, N=50)
+    with pytest.raises(ValueError, match="V"):
+        hessian.hvp(W, Y, 0.5, np.ones((3, 3)))
+    op = hessian.HessianOperator(W, Y, 0.5)
+    with pytest.raises(ValueError, match="which"):
+        hessian.extremes(op, rng, which="LM")
+    with pytest.raises(TypeError, match="rng"):
+        hessian.extremes(op, 0)
+    with pytest.raises(ValueError, match="count"):
+        hessian.extremes(op, rng, count=0)
+    with pytest.raises(TypeError, match="op"):
+        hessian.extremes(np.eye(3), rng)
+    with pytest.raises(ValueError, match="V"):
+        hessian.direction_split(np.zeros_like(W), W, A, Y, 0.5)
+    with pytest.raises(ValueError, match="together"):
+        hessian.direction_split(W, W, A, Y, 0.5, together=0.0)
+
+
+def test_stationary_points_and_spectrum_are_reproducible():
+    tier = Tier(8, 16, 2, 0.7)
+    first, second = (hx.stationary_task(np.random.default_rng(3), tier=tier, N=400, fit_N=800, sets=2, proxy=True) for _ in range(2))
+    m = first.model
+    grad = ae.expected_proxy_gradient(first.proxy, m.A, m.k, tier.eps, m.m1, m.m2)
+    assert np.max(np.abs(grad)) / m.q < 1e-8  # W† zeroes the expected proxy gradient
+    assert first.fit_grad < 1e-4
+    np.testing.assert_array_equal(first.spectrum.lam_min, second.spectrum.lam_min)
+    np.testing.assert_array_equal(first.W, second.W)
+    s = first.spectrum
+    assert s.lam_min.shape == (2,) and np.all(s.lam_min <= s.lam_max) and s.residual < 1e-2 * s.max_mean
+    assert hx.classify(s) in ("still moving", "saddle", "strict local minimum", "flat (dead units)", "undetermined")
+
+
+def test_classify_reads_gradient_then_curvature():
+    base = hx.Spectrum("x", np.array([1.0, 1.1]), np.array([2.0, 2.0]), 0.0, 1, 0.1, 0.1, 0, 0.1, None)
+    assert hx.classify(base) == "strict local minimum"
+    assert hx.classify(hx.Spectrum("x", np.array([1.0, 1.1]), np.array([2.0, 2.0]), 0.0, 1, 1.0, 0.1, 0, 0.1, None)) == "still moving"
+    assert hx.classify(hx.Spectrum("x", np.array([-1.0, -1.1]), np.array([2.0, 2.0]), 0.0, 1, 0.1, 0.1, 0, 0.1, None)) == "saddle"
+    assert hx.classify(hx.Spectrum("x", np.array([1.0, 1.1]), np.array([2.0, 2.0]), 0.0, 1, 0.1, 0.1, 2, 0.1, None)) == "flat (dead units)"
+    assert hx.classify(hx.Spectrum("x", np.array([-1.0, 1.1]), np.array([2.0, 2.0]), 0.0, 1, 0.1, 0.1, 0, 0.1, None)) == "undetermined"
+    with pytest.raises(ValueError, match="z"):
+        hx.classify(base, z=0)
+
+
+def test_random_line_and_end_points(rng):
+    tier = Tier(8, 16, 2, 0.7)
+    m = tier.model(rng)
+    W = hx.random_line(m, 0.3, rng)
+    np.testing.assert_allclose(np.linalg.norm(W - m.A.T, axis=1), 0.3)
+    ends = hx.random_end_points(tier, np.random.default_rng(1), seeds=1, steps=5, batch_size=32, lr=1e-3, lr_end=1e-4)
+    assert len(ends) == 1 and isinstance(ends[0][1], training.TrainingResult)
