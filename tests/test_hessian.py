@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lib import autoencoder as ae, hessian, model, training
+from lib import autoencoder as ae, execution, hessian, model
 from lib.experiments import hessian as hx
 from lib.experiments.training import Tier
 
@@ -167,7 +167,8 @@ def test_hvp_and_extremes_validation(rng):
 
 def test_stationary_points_and_spectrum_are_reproducible():
     tier = Tier(8, 16, 2, 0.7)
-    first, second = (hx.stationary_task(np.random.default_rng(3), tier=tier, N=400, fit_N=800, sets=2, proxy=True) for _ in range(2))
+    first, second = (hx.stationary_task(np.random.default_rng(3), n=8, h=16, k=2, eps=0.7, N=400, fit_N=800, sets=2, proxy=True)
+                     for _ in range(2))
     m = first.model
     grad = ae.expected_proxy_gradient(first.proxy, m.A, m.k, tier.eps, m.m1, m.m2)
     assert np.max(np.abs(grad)) / m.q < 1e-8  # W† zeroes the expected proxy gradient
@@ -191,9 +192,10 @@ def test_classify_reads_gradient_then_curvature():
 
 
 def test_random_line_and_end_points(rng):
-    tier = Tier(8, 16, 2, 0.7)
-    m = tier.model(rng)
+    m = Tier(8, 16, 2, 0.7).model(rng)
     W = hx.random_line(m, 0.3, rng)
     np.testing.assert_allclose(np.linalg.norm(W - m.A.T, axis=1), 0.3)
-    ends = hx.random_end_points(tier, np.random.default_rng(1), seeds=1, steps=5, batch_size=32, lr=1e-3, lr_end=1e-4)
-    assert len(ends) == 1 and isinstance(ends[0][1], training.TrainingResult)
+    tasks = [dict(n=8, h=16, k=2, eps=0.7, replicate=r, steps=5, batch_size=32, lr=1e-3, lr_end=1e-4, N=200, sets=2) for r in range(2)]
+    first, second = (execution.map_tasks(hx.end_point_task, tasks, seed=4, name="test-hessian-ends") for _ in range(2))
+    assert len(first) == 2 and 0 <= first[0].mcc <= 1 and first[0].spectrum.lam_min.shape == (2,)
+    np.testing.assert_array_equal(first[1].spectrum.lam_min, second[1].spectrum.lam_min)

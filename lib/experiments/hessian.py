@@ -7,8 +7,9 @@ point :math:`c^*A^{*\top}`, at the stationary point :math:`W^\dagger` of the *ex
 gradient descent from random starts.  Every spectrum is measured on ``sets`` independent sample sets,
 so the noise of the empirical Hessian is a standard error, not a guess.
 
-Every measurement is a pure task ``spectrum_task(rng, **params)`` over a list of parameter dicts,
-looped in one place (:func:`run_tasks`).  All run with one BLAS thread (see
+The sweeps (sizes, support sizes, biases; training seeds) are pure tasks with JSON-able parameters,
+:func:`stationary_task` and :func:`end_point_task`, for :func:`lib.execution.map_tasks`; the sample
+sets of one measurement are looped in :func:`spectrum`.  All run with one BLAS thread (see
 :mod:`lib.experiments.training`: on the shared 2-core machine threads cost more than they save).
 """
 
@@ -31,13 +32,13 @@ __all__ = [
     "stationary_point",
     "empirical_stationary_point",
     "spectrum_task",
-    "run_tasks",
     "Spectrum",
     "spectrum",
     "Stationary",
     "stationary_task",
     "random_line",
-    "random_end_points",
+    "EndPoint",
+    "end_point_task",
     "classify",
 ]
 
@@ -142,7 +143,7 @@ def spectrum_task(rng: np.random.Generator, *, W: np.ndarray, model: _model.Spar
     return out
 
 
-def run_tasks(task: Callable[..., dict[str, Any]], params: Sequence[Mapping[str, Any]], rng: np.random.Generator) -> list[dict[str, Any]]:
+def _over_sets(task: Callable[..., dict[str, Any]], params: Sequence[Mapping[str, Any]], rng: np.random.Generator) -> list[dict[str, Any]]:
     """Run ``task(child_rng, **p)`` for every ``p`` in ``params``, each with its own child of ``rng``, one BLAS thread."""
     children = check.generator(rng).spawn(len(params))
     with threadpool_limits(limits=1, user_api="blas"):
@@ -215,7 +216,7 @@ def spectrum(label: str, W: np.ndarray, model: _model.SparseCodingModel, eps: fl
     """:func:`spectrum_task` on ``sets`` independent sample sets of ``N`` signals, summarised as a :class:`Spectrum`."""
     sets = check.integer(sets, "sets", minimum=2)
     W = check.matrix(W, "W", shape=(model.h, model.n))
-    runs = run_tasks(spectrum_task, [dict(W=W, model=model, eps=eps, N=N, tol=tol, split=split and s == 0)
+    runs = _over_sets(spectrum_task, [dict(W=W, model=model, eps=eps, N=N, tol=tol, split=split and s == 0)
                                      for s in range(sets)], rng)
     grads = np.array([r["grad"] for r in runs])
     return Spectrum(
@@ -253,9 +254,10 @@ class Stationary:
     spectrum: Spectrum
 
 
-def stationary_task(rng: np.random.Generator, *, tier: Tier, N: int, fit_N: int, sets: int, gtol: float = 1e-4,
-                    proxy: bool = False) -> Stationary:
-    r"""Draw a model of size ``tier``, find :math:`W^\dagger` and :math:`\hat W` (fitted on ``fit_N`` samples), measure the spectrum at :math:`\hat W` (and at :math:`W^\dagger` with ``proxy``)."""
+def stationary_task(rng: np.random.Generator, *, n: int, h: int, k: int, eps: float, N: int, fit_N: int, sets: int,
+                    gtol: float = 1e-4, proxy: bool = False) -> Stationary:
+    r"""Draw a model of size ``Tier(n, h, k, eps)``, find :math:`W^\dagger` and :math:`\hat W` (fitted on ``fit_N`` samples), measure the spectrum at :math:`\hat W` (and at :math:`W^\dagger` with ``proxy``) on ``sets`` sets of ``N`` samples."""
+    tier = Tier(n, h, k, eps)
     m = tier.model(check.generator(rng))
     start, _ = stationary_point(m, tier.eps)
     with threadpool_limits(limits=1, user_api="blas"):
@@ -270,24 +272,32 @@ def random_line(model: _model.SparseCodingModel, t: float, rng: np.random.Genera
     return (model.A + check.real(t, "t") * direction).T
 
 
-def random_end_points(tier: Tier, rng: np.random.Generator, *, seeds: int, steps: int, batch_size: int,
-                      lr: float, lr_end: float) -> list[tuple[_model.SparseCodingModel, training.TrainingResult]]:
-    r"""Train from random unit rows (:func:`lib.experiments.training.starts`) on ``seeds`` fresh dictionaries.
+@dataclass(frozen=True)
+class EndPoint:
+    """A random-start training run's end point: its recovery (mean matched |cos|, fraction of atoms above 0.95) and :class:`Spectrum`."""
 
-    RMSProp on fresh batches with the rate decayed geometrically from ``lr`` to ``lr_end`` over the
-    second half of the run, as in the training chapter.  Returns each model with its
-    :class:`lib.training.TrainingResult`.
+    mcc: float
+    frac95: float
+    spectrum: Spectrum
+
+
+def end_point_task(rng: np.random.Generator, *, n: int, h: int, k: int, eps: float, replicate: int, steps: int,
+                   batch_size: int, lr: float, lr_end: float, N: int, sets: int) -> EndPoint:
+    r"""Train from random unit rows on a fresh dictionary of size ``Tier(n, h, k, eps)``, then measure the end point.
+
+    RMSProp on fresh batches, the rate decayed geometrically from ``lr`` to ``lr_end`` over the second
+    half of the run (the training chapter's schedule); ``replicate`` only tells the tasks apart.
     """
     from lib.experiments.training import RANDOM, starts
 
-    out = []
+    check.integer(replicate, "replicate", minimum=0)
+    tier = Tier(n, h, k, eps)
+    m = tier.model(check.generator(rng))
     with threadpool_limits(limits=1, user_api="blas"):
-        for child in check.generator(rng).spawn(check.integer(seeds, "seeds", minimum=1)):
-            m = tier.model(child)
-            W0 = starts(m, [], child)[RANDOM]
-            out.append((m, training.train(m, W0, tier.eps, child, steps=steps, lr=lr, lr_end=lr_end, decay_from=0.5,
-                                          batch_size=batch_size, evaluate_every=steps, progress=False)))
-    return out
+        result = training.train(m, starts(m, [], rng)[RANDOM], tier.eps, rng, steps=steps, lr=lr, lr_end=lr_end,
+                                decay_from=0.5, batch_size=batch_size, evaluate_every=steps, progress=False)
+    return EndPoint(result.recovery.mcc, result.recovery.fraction(0.95),
+                    spectrum(f"seed {replicate}", result.W, m, tier.eps, rng, sets=sets, N=N))
 
 
 def classify(s: Spectrum, *, z: float = 3.0) -> str:
