@@ -17,14 +17,14 @@ def _point(rng, *, n=12, h=24, k=2, N=300, scale=1.0, delta=0.3):
 
 
 # (bias, scale): few active units (sparse path) and many (dense path)
-REGIMES = {"few-active": (1.2, 1.0), "many-active": (0.1, 1.2)}
+REGIMES = {"few-active": (1.6, 1.0), "many-active": (0.1, 1.2)}
 
 
 def _regime(rng, name):
     eps, scale = REGIMES[name]
     A, W, Y = _point(rng, scale=scale)
     active = np.mean(W @ Y - eps > 0)
-    assert (active < 1 / 8) == (name == "few-active"), active
+    assert (active <= 1 / hessian.SPARSE_BELOW) == (name == "few-active"), active
     assert np.min(np.abs(W @ Y - eps)) > 1e-5  # no kink within reach of the difference steps
     return A, W, Y, eps
 
