@@ -26,6 +26,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from lib import autoencoder, hessian, model
+from lib.autodiff import tf_hvp
 
 
 def timed(function, repeats: int) -> tuple[float, object]:
@@ -36,20 +37,6 @@ def timed(function, repeats: int) -> tuple[float, object]:
         result = function()
         cpus.append(time.process_time() - cpu)
     return statistics.median(cpus), result
-
-
-def tf_hvp(W: np.ndarray, Y: np.ndarray, eps: float, V: np.ndarray) -> np.ndarray:
-    """Forward-over-backward Hessian-vector product by TensorFlow (float64)."""
-    import tensorflow as tf
-
-    Wt = tf.Variable(W, dtype=tf.float64)
-    Yt = tf.constant(Y, dtype=tf.float64)
-    with tf.autodiff.ForwardAccumulator(Wt, tf.constant(V, dtype=tf.float64)) as acc:
-        with tf.GradientTape() as tape:
-            E = tf.matmul(Wt, tf.nn.relu(tf.matmul(Wt, Yt) - eps), transpose_a=True) - Yt
-            value = 0.5 * tf.reduce_sum(E * E) / Y.shape[1]
-        grad = tape.gradient(value, Wt)
-    return acc.jvp(grad).numpy()
 
 
 def main() -> None:

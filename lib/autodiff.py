@@ -37,3 +37,25 @@ def tf_loss_and_gradient(W: np.ndarray, Y: np.ndarray, eps: float | np.ndarray) 
 def tf_gradient(W: np.ndarray, Y: np.ndarray, eps: float | np.ndarray) -> np.ndarray:
     """Gradient of the mean loss with respect to ``W`` by TensorFlow autodiff (float64), shape ``(h, n)``."""
     return tf_loss_and_gradient(W, Y, eps)[1]
+
+
+def tf_hvp(W: np.ndarray, Y: np.ndarray, eps: float | np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Hessian-vector product of the mean loss along ``V`` by TensorFlow forward-over-backward autodiff (float64).
+
+    A ``tf.autodiff.ForwardAccumulator`` along ``V`` over a ``GradientTape`` of the loss: the reference for
+    :func:`lib.hessian.hvp`.  Returns shape ``(h, n)``.
+    """
+    import tensorflow as tf
+
+    W = check.matrix(W, "W")
+    Y = check.matrix(Y, "Y", shape=(W.shape[1], None))
+    e = check.bias(eps, W.shape[0])
+    V = check.matrix(V, "V", shape=W.shape)
+    Wt = tf.Variable(W, dtype=tf.float64)
+    Yt, et = tf.constant(Y, dtype=tf.float64), tf.constant(e, dtype=tf.float64)
+    with tf.autodiff.ForwardAccumulator(Wt, tf.constant(V, dtype=tf.float64)) as acc:
+        with tf.GradientTape() as tape:
+            E = tf.matmul(Wt, tf.nn.relu(tf.matmul(Wt, Yt) - et), transpose_a=True) - Yt
+            value = 0.5 * tf.reduce_sum(E * E) / Y.shape[1]
+        grad = tape.gradient(value, Wt)
+    return acc.jvp(grad).numpy()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lib import autoencoder as ae, execution, hessian, model
+from lib import autodiff, autoencoder as ae, execution, hessian, model
 from lib.experiments import hessian as hx
 from lib.experiments.training import Tier
 
@@ -30,16 +30,8 @@ def _regime(rng, name):
 
 
 def _tf_hvp(W, Y, eps, V):
-    """Forward-over-backward: a ForwardAccumulator along V over a GradientTape of the loss (float64)."""
-    tf = pytest.importorskip("tensorflow")
-    Wt = tf.Variable(W, dtype=tf.float64)
-    Yt, et = tf.constant(Y, dtype=tf.float64), tf.constant(np.full((W.shape[0], 1), eps), dtype=tf.float64)
-    with tf.autodiff.ForwardAccumulator(Wt, tf.constant(V, dtype=tf.float64)) as acc:
-        with tf.GradientTape() as tape:
-            E = tf.matmul(Wt, tf.nn.relu(tf.matmul(Wt, Yt) - et), transpose_a=True) - Yt
-            value = 0.5 * tf.reduce_sum(E * E) / Y.shape[1]
-        grad = tape.gradient(value, Wt)
-    return acc.jvp(grad).numpy()
+    pytest.importorskip("tensorflow")
+    return autodiff.tf_hvp(W, Y, eps, V)
 
 
 def _rel(a, b):
