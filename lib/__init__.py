@@ -11,7 +11,9 @@ expectation
 estimators
     A fast exact mean-gradient estimator that exploits sparse codes (the simulations chapter).
 autodiff
-    Reference gradients by TensorFlow automatic differentiation.
+    Reference gradients (and Hessian-vector products) by TensorFlow automatic differentiation.
+hessian
+    The exact Hessian-vector product of the loss, extreme eigenvalues by Lanczos, soft directions.
 theory, experiments
     The formulas of the theorems, and the experiments behind every figure and table, per chapter.
 training, recovery, baselines
