@@ -15,6 +15,7 @@ from lib import _validate as check
 __all__ = [
     "tf_loss_and_gradient",
     "tf_gradient",
+    "tf_hvp",
 ]
 
 

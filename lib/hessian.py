@@ -101,7 +101,7 @@ class HessianOperator(LinearOperator):
 
     def apply(self, V: np.ndarray) -> np.ndarray:
         r""":math:`H[V]` for a full direction ``V`` of shape ``(h, n)`` (formula of the module docstring)."""
-        V = np.asarray(V, dtype=np.float64)
+        V = check.matrix(V, "V", shape=self.W.shape)
         return (self._apply_sparse(V) if self.sparse else self._apply_dense(V)) / self.Y.shape[1]
 
     def _apply_dense(self, V: np.ndarray) -> np.ndarray:
@@ -159,8 +159,7 @@ def hvp(W: np.ndarray, Y: np.ndarray, eps: float | np.ndarray, V: np.ndarray, *,
     part : str
         ``"full"``, ``"gauss_newton"`` or ``"residual"``.
     """
-    op = HessianOperator(W, Y, eps, part=part)
-    return op.apply(check.matrix(V, "V", shape=op.W.shape))
+    return HessianOperator(W, Y, eps, part=part).apply(V)
 
 
 @dataclass(frozen=True)

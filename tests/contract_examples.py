@@ -21,6 +21,7 @@ import lib.autoencoder
 import lib.claims
 import lib.execution
 import lib.expectation
+import lib.hessian
 import lib.model
 import lib.plots
 import lib.recovery
@@ -65,13 +66,18 @@ RESULT_TYPES = {
     "lib.experiments.training.BiasSweep",
     "lib.experiments.training.SampleSweep",
     "lib.mnist.TiedWeights",
+    "lib.hessian.Extremes",
+    "lib.hessian.DirectionSplit",
+    "lib.experiments.hessian.Spectrum",
+    "lib.experiments.hessian.Stationary",
+    "lib.experiments.hessian.EndPoint",
     "lib.training.History",
     "lib.training.TrainingResult",
     "lib.training.Clock",
 }
 
 # Modules whose examples are still being written (issue 12 goes module by module).
-PENDING_MODULES = ("lib.estimators", "lib.training", "lib.baselines", "lib.experiments.training",
+PENDING_MODULES = ("lib.experiments.hessian", "lib.estimators", "lib.training", "lib.baselines", "lib.experiments.training",
                    "lib.mnist", "lib.experiments.mnist", "lib.experiments.simulations")
 
 
@@ -266,6 +272,29 @@ for _name in ("tf_loss_and_gradient", "tf_gradient"):
     example(f"lib.autodiff.{_name}", allow=_W_FREE)(lambda: _WY(eps=0.5))
 for _name in ("proxy_gradient", "support_recovered"):
     example(f"lib.autoencoder.{_name}")(lambda: _WY(X=instance()["X"], eps=0.5))
+
+
+example("lib.autodiff.tf_hvp", allow=_W_FREE)(lambda: _WY(eps=0.5, V=instance()["W"]))
+
+
+# ---- lib.hessian -------------------------------------------------------------------------------
+
+example("lib.hessian.hvp", allow=_W_FREE)(lambda: _WY(eps=0.5, V=instance()["W"], part="full"))
+example("lib.hessian.HessianOperator", allow=_W_FREE | {"rows": ["wrong_shape"]})(  # any set of rows is valid
+    lambda: _WY(eps=0.5, part="full", rows=np.array([0, 1])))
+
+
+@functools.cache
+def _operator() -> lib.hessian.HessianOperator:
+    return lib.hessian.HessianOperator(instance()["W"], instance()["Y"], 0.5)
+
+
+@example("lib.hessian.HessianOperator.apply")
+def _(): return {"self": _operator(), "V": instance()["W"]}
+@example("lib.hessian.extremes")
+def _(): return {"op": _operator(), "rng": rng(), "which": "SA", "count": 1, "tol": 1e-2, "ncv": None, "shape": None}
+@example("lib.hessian.direction_split", allow=_W_FREE | {"A": ["wrong_shape"], "Y": ["wrong_shape"]})  # fewer atoms or samples are valid
+def _(): return {"V": instance()["W"], "W": instance()["W"], "A": instance()["A"], "Y": instance()["Y"], "eps": 0.5, "together": 0.5}
 
 
 def _instance_moments() -> dict:
