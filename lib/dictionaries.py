@@ -238,23 +238,26 @@ class StructuredDictionary:
         The rotation :math:`Q` is orthogonal and drops out.
         """
         i, j = np.broadcast_arrays(np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64))
-        (bi, ri), (bj, rj) = np.divmod(self.order[i], self.n), np.divmod(self.order[j], self.n)
-        out = np.zeros(i.shape)
-        root = np.sqrt(self.n)
-        for a, sa in enumerate(self.signs):
-            for b, sb in enumerate(self.signs):
-                pair = (bi == a) & (bj == b)
-                if not pair.any():
-                    continue
-                x, y = ri[pair], rj[pair]
-                if a == b:
-                    out[pair] = (x == y).astype(float)
-                elif sa is None or sb is None:
-                    r, c, s = (x, y, sb) if sa is None else (y, x, sa)
-                    out[pair] = s[r] * np.where(np.bitwise_count(r & c) & 1, -1.0, 1.0) / root
-                else:
-                    out[pair] = self._spectrum(a, b)[x ^ y] / self.n
+        (bi, ri), (bj, rj) = np.divmod(self.order[i.ravel()], self.n), np.divmod(self.order[j.ravel()], self.n)
+        out = np.zeros(bi.size)
+        code = bi * len(self.signs) + bj
+        order = np.argsort(code, kind="stable")
+        pairs, starts = np.unique(code[order], return_index=True)
+        for pair, part in zip(pairs, np.split(order, starts[1:])):
+            a, b = divmod(int(pair), len(self.signs))
+            out[part] = self._block_gram(a, b, ri[part], rj[part])
+        out = out.reshape(i.shape)
         return out * self.column_signs[i] * self.column_signs[j]
+
+    def _block_gram(self, a: int, b: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Gram entries between atoms ``x`` of basis ``a`` and atoms ``y`` of basis ``b`` (before column signs)."""
+        sa, sb = self.signs[a], self.signs[b]
+        if a == b:
+            return (x == y).astype(float)
+        if sa is None or sb is None:
+            r, c, s = (x, y, sb) if sa is None else (y, x, sa)
+            return s[r] * np.where(np.bitwise_count(r & c) & 1, -1.0, 1.0) / np.sqrt(self.n)
+        return self._spectrum(a, b)[x ^ y] / self.n
 
     @cached_property
     def coherence(self) -> float:
