@@ -283,3 +283,29 @@ def test_path_and_proxy_validation(rng):
         estimators.structured_gradient(W, A, support, values, 0.3, signals=np.zeros((3, 16)))
     with pytest.raises(TypeError, match="proxy"):
         estimators.accumulate(estimators.GradientStructure.of(W, A, 0.3), support, values, proxy=1)
+
+
+@pytest.mark.parametrize("rotate", [False, True])
+@pytest.mark.parametrize("k", [1, 3])
+def test_dictionary_structure_agrees_with_the_dense_one(rng, rotate, k, monkeypatch):
+    """Sums, gradients and statistics on a Kerdock frame by transforms equal the dense estimator to 1e-10."""
+    from lib import dictionaries
+    from lib.estimators import implicit, statistics
+
+    monkeypatch.setattr(implicit, "BLOCK_ENTRIES", 700)  # several row blocks everywhere
+    monkeypatch.setattr(statistics, "ROW_BLOCK_ENTRIES", 2000)
+    d = dictionaries.kerdock(16, 4)
+    d = d.randomized(rng) if rotate else d
+    A = d.dense()
+    W = model.perturb_columns(A, 0.2, rng)
+    support, values = model.sample_sparse_codes(d.h, k, 800, rng, 1.0, 2.0)
+    dense = estimators.GradientStructure.of(W, A, 0.45)
+    fast = estimators.DictionaryStructure.of(W, d, 0.45)
+    np.testing.assert_array_equal(dense.candidates(k, 2.0)[1], fast.candidates(k, 2.0)[1])
+    a = estimators.batched_gradient(dense, support, values, 8, energy=float("nan"))
+    b = estimators.batched_gradient(fast, support, values, 8, energy=float("nan"))
+    assert np.max(np.abs(a.gradient - b.gradient)) < 1e-10
+    assert a.total.recovered == b.total.recovered and a.total.active == b.total.active
+    sa, sb = estimators.row_norm_statistics([a, a]), estimators.row_norm_statistics([b, b])
+    assert abs(sa.per_point.corrected - sb.per_point.corrected) < 1e-10
+    assert abs(sa.pooled.standard_error - sb.pooled.standard_error) < 1e-10

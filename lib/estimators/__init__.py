@@ -16,11 +16,14 @@ computes the *same* number from the structure of the generative model:
   target precision needs;
 * :mod:`lib.estimators.sampled`: Monte Carlo estimates of the expected true gradient, proxy
   gradient and their gap (Sec. 5), with failure rate and second moment;
-* :mod:`lib.estimators.exact_k1`: the exact expectation over the data for :math:`k = 1`.
+* :mod:`lib.estimators.exact_k1`: the exact expectation over the data for :math:`k = 1`;
+* :mod:`lib.estimators.implicit`: the same sums on a dictionary of :mod:`lib.dictionaries` with
+  fast transforms, never forming :math:`M`, :math:`G` or :math:`A^*` (:class:`DictionaryStructure`).
 """
 
 from lib.estimators.exact_k1 import ExpectedK1, expected_gradient_k1
 from lib.estimators.gradient import structured_gradient
+from lib.estimators.implicit import DictionaryStructure
 from lib.estimators.sampled import KINDS, GradientEstimate, gap_second_moment, sampled_gradient
 from lib.estimators.statistics import (
     BatchedGradient,
@@ -36,6 +39,7 @@ from lib.estimators.structure import GradientStructure, Sums, accumulate, signal
 
 __all__ = [
     "GradientStructure",
+    "DictionaryStructure",
     "Sums",
     "BatchedGradient",
     "NormStatistic",

@@ -19,6 +19,8 @@ import numpy as np
 from lib import _validate as check
 from lib.estimators.structure import GradientStructure, Sums, accumulate, signal_energy
 
+ROW_BLOCK_ENTRIES = 1 << 23  # entries of the (rows, n) gradient blocks held at once, over all points
+
 __all__ = [
     "BatchedGradient",
     "NormStatistic",
@@ -42,7 +44,7 @@ class BatchedGradient:
 
     Attributes
     ----------
-    structure : GradientStructure
+    structure : GradientStructure or lib.estimators.implicit.DictionaryStructure
     batches : tuple of Sums
         One entry per batch of samples.
     energy : float
@@ -188,33 +190,38 @@ def row_norm_statistics(points: Sequence[BatchedGradient]) -> CellStatistics:
     :math:`d_b = \hat g_b - \hat g`, the leave-one-batch-out gradient is
     :math:`\hat g_{(-b)} = \hat g - d_b/(B-1)`, and its row norms follow from three row sums, so
     no leave-out matrix is formed; the statistic on it gives the jackknife (:class:`NormStatistic`).
+    The row sums are taken block by block of rows, so no ``(h, n)`` gradient is held whole.
     """
     if not points:
         raise ValueError("points must hold at least one BatchedGradient")
     B = len(points[0].batches)
     if any(len(p.batches) != B for p in points):
         raise ValueError("points must all have the same number of batches")
-    totals = [p.gradient for p in points]
-    totals_sq = [_rowsum(g, g) for g in totals]
-    pooled_total = np.mean(totals, axis=0)
-    pooled_sq = _rowsum(pooled_total, pooled_total)
-    point_out = np.empty((len(points), B))
-    pooled_out = np.empty(B)
-    point_var = np.zeros((len(points), pooled_total.shape[0]))
-    pooled_var = np.zeros(pooled_total.shape[0])
-    for b in range(B):
-        pooled_dev = np.zeros_like(pooled_total)
-        for index, (point, total) in enumerate(zip(points, totals)):
-            dev = point.batch_gradient(b)
-            dev -= total
-            dev_sq = _rowsum(dev, dev)
-            point_var[index] += dev_sq
-            point_out[index, b] = _leave_out(totals_sq[index], _rowsum(total, dev), dev_sq, B)
-            pooled_dev += dev
-        pooled_dev /= len(points)
-        dev_sq = _rowsum(pooled_dev, pooled_dev)
-        pooled_var += dev_sq
-        pooled_out[b] = _leave_out(pooled_sq, _rowsum(pooled_total, pooled_dev), dev_sq, B)
+    P, (h, n) = len(points), points[0].structure.W.shape
+    totals_sq, pooled_sq = np.empty((P, h)), np.empty(h)
+    cross, dev_sq = np.empty((P, B, h)), np.empty((P, B, h))
+    pooled_cross, pooled_dev_sq = np.empty((B, h)), np.empty((B, h))
+    step = max(1, ROW_BLOCK_ENTRIES // (n * (P + 2)))
+    for start in range(0, h, step):  # row blocks: no (h, n) gradient is held whole
+        rows = slice(start, start + step)
+        totals = [p.total.gradient(p.structure, rows) for p in points]
+        pooled_total = np.mean(totals, axis=0)
+        totals_sq[:, rows] = [_rowsum(g, g) for g in totals]
+        pooled_sq[rows] = _rowsum(pooled_total, pooled_total)
+        for b in range(B):
+            pooled_dev = np.zeros_like(pooled_total)
+            for index, (point, total) in enumerate(zip(points, totals)):
+                dev = point.batches[b].gradient(point.structure, rows)
+                dev -= total
+                dev_sq[index, b, rows] = _rowsum(dev, dev)
+                cross[index, b, rows] = _rowsum(total, dev)
+                pooled_dev += dev
+            pooled_dev /= P
+            pooled_dev_sq[b, rows] = _rowsum(pooled_dev, pooled_dev)
+            pooled_cross[b, rows] = _rowsum(pooled_total, pooled_dev)
+    point_out = np.array([[_leave_out(totals_sq[i], cross[i, b], dev_sq[i, b], B) for b in range(B)] for i in range(P)])
+    pooled_out = np.array([_leave_out(pooled_sq, pooled_cross[b], pooled_dev_sq[b], B) for b in range(B)])
+    point_var, pooled_var = dev_sq.sum(axis=1), pooled_dev_sq.sum(axis=0)
     per_point = [_statistic(totals_sq[i], point_out[i], point_var[i]) for i in range(len(points))]
     summary = NormStatistic(
         plain=float(np.mean([s.plain for s in per_point])),

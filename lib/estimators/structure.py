@@ -59,11 +59,53 @@ def _gram(W: np.ndarray) -> np.ndarray:
     return G
 
 
+class _Structure:
+    r"""What the sums need of an encoder, a dictionary and a bias, however they are stored.
+
+    Subclasses are frozen dataclasses with fields ``W`` ``(h, n)``, ``eps`` ``(h,)`` and
+    ``_candidates`` (a cache), and provide the entries of :math:`M = WA^*` and :math:`G = WW^\top`
+    for lists of pairs, the candidate pairs, and the products :math:`SW` and :math:`SA^{*\top}`
+    of a sparse :math:`S`: :class:`GradientStructure` from dense arrays,
+    :class:`lib.estimators.implicit.DictionaryStructure` from a dictionary with fast transforms.
+    """
+
+    @property
+    def h(self) -> int:
+        """Number of hidden units."""
+        return self.W.shape[0]
+
+    def with_bias(self, eps: float | np.ndarray) -> "_Structure":
+        """The same encoder and dictionary with another bias (the products are reused, not recomputed)."""
+        return replace(self, eps=check.bias(eps, self.h)[:, 0])
+
+    def candidates(self, k: int, xmax: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""Per column :math:`j`, the units that can fire when :math:`j` is in a support of size ``k``.
+
+        Unit :math:`i` is a candidate for :math:`j` when :math:`M_{ij} > \theta_i =
+        \epsilon_i/(k\,x_{\max})` (every unit when :math:`\epsilon_i\le 0`): if no term of
+        :math:`u_i=\sum_{j\in S}M_{ij}x_j-\epsilon_i` exceeds :math:`\epsilon_i/k`, then :math:`u_i\le0`.
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+            ``(pointer (h+1,), units, theta (h,))``: the candidates of column ``j`` are
+            ``units[pointer[j]:pointer[j + 1]]``.  Cached per ``(k, xmax)``.
+        """
+        key = (int(k), float(xmax))
+        if key not in self._candidates:
+            theta = np.where(self.eps > 0, self.eps / (k * max(xmax, np.finfo(float).tiny)), -np.inf)
+            units, cols = self.candidate_pairs(theta)
+            order = np.argsort(cols, kind="stable")
+            pointer = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=self.h))])
+            self._candidates[key] = (pointer, units[order], theta)
+        return self._candidates[key]
+
+
 @dataclass(frozen=True, eq=False)
-class GradientStructure:
+class GradientStructure(_Structure):
     r"""What one encoder :math:`W` needs, computed once: :math:`M = WA^*`, :math:`G = WW^\top`, :math:`\epsilon`.
 
-    Build it with :meth:`of`; every estimator of this module takes it.
+    Build it with :meth:`of`; every estimator of this package takes it.
 
     Attributes
     ----------
@@ -92,41 +134,30 @@ class GradientStructure:
         e = check.bias(eps, W.shape[0])[:, 0]
         return cls(W, A, e, W @ A, _gram(W))
 
-    @property
-    def h(self) -> int:
-        """Number of hidden units."""
-        return self.W.shape[0]
-
-    def with_bias(self, eps: float | np.ndarray) -> "GradientStructure":
-        """The same encoder and dictionary with another bias (``M`` and ``G`` are reused, not recomputed)."""
-        return replace(self, eps=check.bias(eps, self.h)[:, 0])
-
     @cached_property
     def At(self) -> np.ndarray:
         r""":math:`A^{*\top}` as a C-contiguous ``(h, n)`` array."""
         return np.ascontiguousarray(self.A.T)
 
-    def candidates(self, k: int, xmax: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        r"""Per column :math:`j`, the units that can fire when :math:`j` is in a support of size ``k``.
+    def m_entries(self, units: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Entries ``M[units, cols]`` (pairs)."""
+        return self.M[units, cols]
 
-        Unit :math:`i` is a candidate for :math:`j` when :math:`M_{ij} > \theta_i =
-        \epsilon_i/(k\,x_{\max})` (every unit when :math:`\epsilon_i\le 0`): if no term of
-        :math:`u_i=\sum_{j\in S}M_{ij}x_j-\epsilon_i` exceeds :math:`\epsilon_i/k`, then :math:`u_i\le0`.
+    def g_entries(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Entries ``G[a, b]`` (pairs)."""
+        return self.G[a, b]
 
-        Returns
-        -------
-        (numpy.ndarray, numpy.ndarray, numpy.ndarray)
-            ``(pointer (h+1,), units, theta (h,))``: the candidates of column ``j`` are
-            ``units[pointer[j]:pointer[j + 1]]``.  Cached per ``(k, xmax)``.
-        """
-        key = (int(k), float(xmax))
-        if key not in self._candidates:
-            theta = np.where(self.eps > 0, self.eps / (k * max(xmax, np.finfo(float).tiny)), -np.inf)
-            units, cols = np.nonzero(self.M > theta[:, None])
-            order = np.argsort(cols, kind="stable")
-            pointer = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=self.h))])
-            self._candidates[key] = (pointer, units[order], theta)
-        return self._candidates[key]
+    def candidate_pairs(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""All pairs ``(unit, column)`` with :math:`M_{ij} > \theta_i`."""
+        return np.nonzero(self.M > theta[:, None])
+
+    def times_W(self, S: sparse.csr_matrix) -> np.ndarray:
+        """``S @ W`` for a sparse ``S`` with ``h`` columns."""
+        return _times(S, self.W)
+
+    def times_At(self, S: sparse.csr_matrix) -> np.ndarray:
+        r"""``S @ A*^T`` for a sparse ``S`` with ``h`` columns."""
+        return _times(S, self.At)
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,13 +201,14 @@ class Sums:
         return Sums(self.N + other.N, self.C + other.C, sparse.hstack([self.R, other.R], format="csc"),
                     self.T + other.T, self.fit + other.fit, self.active + other.active, self.recovered + other.recovered)
 
-    def gradient(self, structure: GradientStructure) -> np.ndarray:
-        r"""The mean gradient :math:`\frac1N\big((C + RR^\top)W + TA^{*\top}\big)`, shape ``(h, n)``."""
-        gradient = _times(self.T, structure.At)
+    def gradient(self, structure: _Structure, rows: slice = slice(None)) -> np.ndarray:
+        r"""The mean gradient :math:`\frac1N\big((C + RR^\top)W + TA^{*\top}\big)`, shape ``(h, n)``, or its ``rows``."""
+        whole = rows == slice(None)
+        gradient = structure.times_At(self.T if whole else self.T[rows])
         if self.C.nnz:
-            gradient += _times(self.C, structure.W)
+            gradient += structure.times_W(self.C if whole else self.C[rows])
         if self.R.nnz:
-            gradient += self.R @ (self.R.T @ structure.W)
+            gradient += (self.R if whole else self.R.tocsr()[rows]) @ (self.R.T @ structure.W)
         gradient /= self.N
         return gradient
 
@@ -202,7 +234,7 @@ def _segments(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, np.arange(owner.size) - starts[owner]
 
 
-def _pairs(s: GradientStructure, pointer: np.ndarray, units: np.ndarray, support: np.ndarray, values: np.ndarray,
+def _pairs(s: _Structure, pointer: np.ndarray, units: np.ndarray, support: np.ndarray, values: np.ndarray,
            theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Active (sample, unit) pairs of a chunk and their :math:`u > 0`, from the candidate lists."""
     k = support.shape[1]
@@ -213,24 +245,24 @@ def _pairs(s: GradientStructure, pointer: np.ndarray, units: np.ndarray, support
     keep = np.ones(unit.size, dtype=bool)  # a unit listed by two columns of a support is kept once
     u = -s.eps[unit]
     for t in range(k):
-        m = s.M[unit, support[sample, t]]
+        m = s.m_entries(unit, support[sample, t])
         u += m * values[sample, t]
         keep &= ~((position > t) & (m > theta[unit]))
     active = keep & (u > 0)
     return sample[active], unit[active], u[active]
 
 
-def _support_pairs(s: GradientStructure, support: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _support_pairs(s: _Structure, support: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""The (sample, unit) pairs of the supports and :math:`u` on them, of any sign (the proxy's active set)."""
     c, k = support.shape
     sample, unit = np.repeat(np.arange(c), k), support.ravel()
     u = -s.eps[unit]
     for t in range(k):
-        u += s.M[unit, support[sample, t]] * values[sample, t]
+        u += s.m_entries(unit, support[sample, t]) * values[sample, t]
     return sample, unit, u
 
 
-def _chunk_sums(s: GradientStructure, pointer: np.ndarray, units: np.ndarray,
+def _chunk_sums(s: _Structure, pointer: np.ndarray, units: np.ndarray,
                 support: np.ndarray, values: np.ndarray, theta: np.ndarray, proxy: bool) -> Sums:
     """The :class:`Sums` of one chunk of samples (vectorised over samples and pairs)."""
     c, k = support.shape
@@ -250,7 +282,7 @@ def _chunk_sums(s: GradientStructure, pointer: np.ndarray, units: np.ndarray,
     else:
         C = sparse.csr_matrix((h, h))
         R = sparse.csc_matrix((r, unit, np.concatenate([[0], np.cumsum(per_sample)])), shape=(h, c))  # grouped by sample
-    Gr = np.bincount(a, weights=s.G[unit[a], unit[b]] * r[b], minlength=r.size)
+    Gr = np.bincount(a, weights=s.g_entries(unit[a], unit[b]) * r[b], minlength=r.size)
     t_value = Gr - 2.0 * r - s.eps[unit]
     T = sparse.coo_matrix(((t_value[:, None] * values[sample]).ravel(),
                            (np.repeat(unit, k), support[sample].ravel())), shape=(h, h)).tocsr()
@@ -260,13 +292,13 @@ def _chunk_sums(s: GradientStructure, pointer: np.ndarray, units: np.ndarray,
     return Sums(c, C, R, T, fit, int(r.size), recovered)
 
 
-def accumulate(structure: GradientStructure, support: np.ndarray, values: np.ndarray,
+def accumulate(structure: _Structure, support: np.ndarray, values: np.ndarray,
                *, xmax: float | None = None, chunk: int | None = None, proxy: bool = False) -> Sums:
     r"""The sufficient sums :math:`C`, :math:`T` (and loss, activity) of the samples ``(support, values)``.
 
     Parameters
     ----------
-    structure : GradientStructure
+    structure : GradientStructure or lib.estimators.implicit.DictionaryStructure
         The encoder, dictionary and bias.
     support : numpy.ndarray
         Integer array ``(N, k)``: the support of each code (from
