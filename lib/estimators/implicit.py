@@ -6,12 +6,14 @@ transforms), and gives the sums what they need:
 
 * entries of :math:`M = WA^*` and :math:`G = WW^\top` for lists of pairs only,
   :math:`M_{ij} = \langle W_i, A^*_j\rangle` and :math:`G_{il} = \langle W_i, W_l\rangle`
-  (:math:`O(n)` each, atoms generated on demand);
+  (:math:`O(n)` each);
 * the candidate pairs :math:`M_{ij} > \theta_i`, from :math:`M` computed block of rows by block
   of rows as :math:`(A^{*\top}W_I^\top)^\top` (:math:`O(|I|\,h\log n)`) and pruned at once, so
   memory stays :math:`O(|I|\,h)` instead of :math:`h^2`;
-* :math:`SW` and :math:`SA^{*\top} = (A^*S^\top)^\top` for the sparse sums, by transforms of
-  blocks of rows.
+* :math:`SW` and :math:`SA^{*\top}` for the sparse sums.  :math:`A^{*\top}` ``(h, n)`` is
+  generated once by transforms (:math:`O(hn\log n)`); it is the size of :math:`W`, which is held
+  anyway, while the :math:`h\times h` matrices :math:`M` and :math:`G` it replaces are :math:`h/n`
+  times larger (4 times at :math:`h = 4n`: 2 GB each at :math:`h = 16384`).
 
 With :func:`lib.estimators.statistics.row_norm_statistics` (row blocks) no :math:`h\times n`
 gradient is held whole either.  It agrees with :class:`~lib.estimators.structure.GradientStructure`
@@ -21,13 +23,14 @@ on the same :math:`W` and :math:`A^*` to rounding (tested to 1e-10).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
 
 from lib import _validate as check
 from lib.dictionaries import DenseDictionary, StructuredDictionary
-from lib.estimators.structure import _Structure
+from lib.estimators.structure import _Structure, _times
 
 __all__ = ["DictionaryStructure"]
 
@@ -35,12 +38,12 @@ BLOCK_ENTRIES = 1 << 22  # entries of an (rows, h) or (h, rows) work array (32 M
 PAIR_CHUNK = 8192  # pairs per block of inner products
 
 
-def _pair_products(left: np.ndarray, right_rows, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Inner products of rows ``left[a[p]]`` with the vectors ``right_rows(b[chunk])`` ``(n, chunk)``, chunk by chunk."""
+def _pair_products(left: np.ndarray, right: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Inner products of the rows ``left[a[p]]`` and ``right[b[p]]``, chunk by chunk."""
     out = np.empty(a.size)
     for start in range(0, a.size, PAIR_CHUNK):
         part = slice(start, start + PAIR_CHUNK)
-        out[part] = np.einsum("pn,np->p", left[a[part]], right_rows(b[part]))
+        out[part] = np.einsum("pn,pn->p", left[a[part]], right[b[part]])
     return out
 
 
@@ -75,13 +78,18 @@ class DictionaryStructure(_Structure):
     def _rows_per_block(self) -> int:
         return max(1, BLOCK_ENTRIES // self.h)
 
+    @cached_property
+    def At(self) -> np.ndarray:
+        r""":math:`A^{*\top}` ``(h, n)``, by transforms (:meth:`lib.dictionaries.StructuredDictionary.rmatvec` of :math:`I_n`)."""
+        return np.ascontiguousarray(self.dictionary.rmatvec(np.eye(self.dictionary.n)))
+
     def m_entries(self, units: np.ndarray, cols: np.ndarray) -> np.ndarray:
         r""":math:`M_{ij} = \langle W_i, A^*_j\rangle` for the pairs ``(units, cols)``."""
-        return _pair_products(self.W, self.dictionary.columns, np.asarray(units), np.asarray(cols))
+        return _pair_products(self.W, self.At, np.asarray(units), np.asarray(cols))
 
     def g_entries(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         r""":math:`G_{il} = \langle W_i, W_l\rangle` for the pairs ``(a, b)``."""
-        return _pair_products(self.W, lambda rows: self.W[rows].T, np.asarray(a), np.asarray(b))
+        return _pair_products(self.W, self.W, np.asarray(a), np.asarray(b))
 
     def candidate_pairs(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""All pairs with :math:`M_{ij} > \theta_i`, from blocks of rows of :math:`M` (never the whole of it)."""
@@ -96,15 +104,8 @@ class DictionaryStructure(_Structure):
 
     def times_W(self, S: sparse.csr_matrix) -> np.ndarray:
         """``S @ W`` for a sparse ``S`` with ``h`` columns."""
-        return np.asarray(S @ self.W)
+        return _times(S, self.W)
 
     def times_At(self, S: sparse.csr_matrix) -> np.ndarray:
-        r"""``S @ A*^T = (A* S^T)^T`` for a sparse ``S`` with ``h`` columns, by transforms of its rows in blocks."""
-        S = sparse.csr_matrix(S)
-        out = np.zeros((S.shape[0], self.dictionary.n))
-        live = np.flatnonzero(np.diff(S.indptr))  # rows with an entry; the others stay 0
-        step = self._rows_per_block()
-        for start in range(0, live.size, step):
-            rows = live[start:start + step]
-            out[rows] = self.dictionary.matvec(S[rows].toarray().T).T
-        return out
+        r"""``S @ A*^T`` for a sparse ``S`` with ``h`` columns."""
+        return _times(S, self.At)
