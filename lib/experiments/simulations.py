@@ -52,6 +52,7 @@ __all__ = [
     "LineBiasReadings",
     "line_bias_readings",
     "k1_prediction",
+    "smooth_sparse_codes",
 ]
 
 PAPER_H = (256, 512, 1024, 2048, 4096)
@@ -81,7 +82,9 @@ class Settings:
     low, high : float
         The nonzeros are i.i.d. :math:`U[m_{\min}, m_{\max}]` (default :math:`U[1, 2]`).
     rounding : str
-        How :math:`h^p` becomes the support size :math:`k` (:func:`lib.model.support_size`).
+        How :math:`h^p` becomes the support size :math:`k` (:func:`lib.model.support_size`), or
+        ``"smooth"``: :math:`|S|` drawn per sample between :math:`\lfloor h^p\rfloor` and
+        :math:`\lceil h^p\rceil` with mean exactly :math:`h^p` (:func:`smooth_sparse_codes`).
     """
 
     n_fraction: float = 0.25
@@ -98,7 +101,7 @@ class Settings:
             "prefactor": check.real(self.prefactor, "prefactor", minimum=0.0),
             "low": check.real(self.low, "low", minimum=0.0),
             "high": check.real(self.high, "high", minimum=0.0),
-            "rounding": check.choice(self.rounding, "rounding", model.ROUNDING_RULES),
+            "rounding": check.choice(self.rounding, "rounding", (*model.ROUNDING_RULES, "smooth")),
         }
         if not values["high"] > values["low"]:
             raise ValueError(f"high must be > low, got low={self.low}, high={self.high}")
@@ -115,8 +118,14 @@ class Settings:
         return max(1, int(round(self.n_fraction * check.integer(h, "h", minimum=1))))
 
     def k(self, h: int, p: float) -> int:
-        """Support size for ``h`` and ``p``."""
-        return model.support_size(h, p, self.rounding)
+        """Support size for ``h`` and ``p`` (the largest one, :math:`\lceil h^p\rceil`, when ``rounding`` is ``"smooth"``)."""
+        return model.support_size(h, p, "ceil" if self.rounding == "smooth" else self.rounding)
+
+    def codes(self, h: int, p: float, N: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``N`` codes in sparse form with this support-size rule and value range."""
+        if self.rounding == "smooth":
+            return smooth_sparse_codes(h, p, N, rng, self.low, self.high)
+        return model.sample_sparse_codes(h, self.k(h, p), N, rng, self.low, self.high)
 
     def bias(self, h: int, p: float, coherence: float, delta: float | None = None) -> float:
         r""":math:`\epsilon = c\cdot2m_1h^p(\delta+\mu)` (``delta`` defaults to :attr:`delta`)."""
@@ -300,11 +309,32 @@ class Cell:
     recovered_fraction: float
 
 
+def smooth_sparse_codes(h: int, p: float, N: int, rng: np.random.Generator, low: float = 1.0,
+                        high: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    r"""Codes whose support size is :math:`\lceil h^p\rceil` or :math:`\lfloor h^p\rfloor`, with mean exactly :math:`h^p`.
+
+    Every row of ``support`` has :math:`\lceil h^p\rceil` indices; on a fraction
+    :math:`\lceil h^p\rceil - h^p` of the samples (drawn independently) the last value is 0, so
+    that code has :math:`\lfloor h^p\rfloor` nonzeros (the signal, the loss and the gradient are
+    those of the smaller support; only the exact-support-recovery count reads the zero as a miss).
+    """
+    p = check.exponent(p)
+    top = model.support_size(h, p, "ceil")
+    support, values = model.sample_sparse_codes(h, top, N, rng, low, high)
+    short = rng.random(support.shape[0]) < top - h**p
+    values[short, -1] = 0.0
+    return support, values
+
+
 def _monte_carlo(structures: Sequence[estimators.GradientStructure], k: int, settings: Settings, N: int,
-                 batches: int, rng: np.random.Generator) -> tuple[list[estimators.BatchedGradient], estimators.CellStatistics]:
-    """Fresh data of ``N`` samples, the batched gradient at every point, and the cell statistics."""
+                 batches: int, rng: np.random.Generator, p: float | None = None
+                 ) -> tuple[list[estimators.BatchedGradient], estimators.CellStatistics]:
+    """Fresh data of ``N`` samples (``k`` nonzeros, or the rule of ``settings`` for ``p``), the batched gradient at every point, and the cell statistics."""
     h = structures[0].h
-    support, values = model.sample_sparse_codes(h, k, N, rng, settings.low, settings.high)
+    if p is None:
+        support, values = model.sample_sparse_codes(h, k, N, rng, settings.low, settings.high)
+    else:
+        support, values = settings.codes(h, p, N, rng)
     points = [estimators.batched_gradient(s, support, values, batches, energy=float("nan")) for s in structures]
     return points, estimators.row_norm_statistics(points)
 
@@ -325,7 +355,7 @@ def measure_cell(structures: Sequence[estimators.GradientStructure], p: float, c
 
     Parameters
     ----------
-    structures : sequence of lib.estimators.GradientStructure
+    structures : sequence of lib.estimators.GradientStructure or lib.estimators.DictionaryStructure
         One per random point, all with the same :math:`A^*`; their bias is replaced by the cell's.
     p : float
         Sparsity exponent.
@@ -336,7 +366,7 @@ def measure_cell(structures: Sequence[estimators.GradientStructure], p: float, c
     batches, pilot_per_unit, max_samples, relative_bias
         Monte Carlo controls (see above).
     exact : bool
-        Also compute the exact expectation when :math:`k = 1`.
+        Also compute the exact expectation when :math:`k = 1` (dense structures only).
     """
     p = check.exponent(p)
     rng = check.generator(rng)
@@ -348,13 +378,13 @@ def measure_cell(structures: Sequence[estimators.GradientStructure], p: float, c
     eps = settings.bias(h, p, coherence)
     structures = [s.with_bias(eps) for s in structures]
     pilot_N = min(_round_up(pilot_per_unit * h / k, batches), _round_up(max_samples, batches))
-    points, stats = _monte_carlo(structures, k, settings, pilot_N, batches, rng)
+    points, stats = _monte_carlo(structures, k, settings, pilot_N, batches, rng, p)
     need = estimators.required_samples(stats.per_point, pilot_N, relative_bias)
     N = min(_round_up(max(need, pilot_N), batches), _round_up(max_samples, batches))
     if N > pilot_N:
-        points, stats = _monte_carlo(structures, k, settings, N, batches, rng)
+        points, stats = _monte_carlo(structures, k, settings, N, batches, rng, p)
     exact_value = float("nan")
-    if exact and k == 1:
+    if exact and k == 1 and isinstance(structures[0], estimators.GradientStructure):
         exact_value = float(np.mean([estimators.mean_row_norm(estimators.expected_gradient_k1(
             s, settings.low, settings.high).gradient) for s in structures]))
     return Cell(
