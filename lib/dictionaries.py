@@ -221,6 +221,11 @@ class StructuredDictionary:
         """:math:`A^*` as an ``(n, h)`` array (small sizes)."""
         return self.rmatvec(np.eye(self.n)).T
 
+    @cached_property
+    def At(self) -> np.ndarray:
+        r""":math:`A^{*\top}` ``(h, n)``, C-contiguous, by transforms (:math:`O(hn\log n)`), computed once."""
+        return np.ascontiguousarray(self.rmatvec(np.eye(self.n)))
+
     def _spectrum(self, a: int, b: int) -> np.ndarray:
         r""":math:`n\langle B_a[:, r], B_b[:, r']\rangle` as a function of ``r ^ r'`` (Walsh spectrum of :math:`\sigma_a\sigma_b`)."""
         key = (min(a, b), max(a, b))
@@ -321,6 +326,11 @@ class DenseDictionary:
     def dense(self) -> np.ndarray:
         """:math:`A^*` itself."""
         return self.A
+
+    @cached_property
+    def At(self) -> np.ndarray:
+        r""":math:`A^{*\top}` ``(h, n)``, C-contiguous."""
+        return np.ascontiguousarray(self.A.T)
 
     def gram(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         r"""Gram entries :math:`\langle A^*_i, A^*_j\rangle` for the index pairs ``(i, j)`` (broadcast)."""

@@ -23,7 +23,6 @@ on the same :math:`W` and :math:`A^*` to rounding (tested to 1e-10).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -78,10 +77,10 @@ class DictionaryStructure(_Structure):
     def _rows_per_block(self) -> int:
         return max(1, BLOCK_ENTRIES // self.h)
 
-    @cached_property
+    @property
     def At(self) -> np.ndarray:
-        r""":math:`A^{*\top}` ``(h, n)``, by transforms (:meth:`lib.dictionaries.StructuredDictionary.rmatvec` of :math:`I_n`)."""
-        return np.ascontiguousarray(self.dictionary.rmatvec(np.eye(self.dictionary.n)))
+        r""":math:`A^{*\top}` ``(h, n)``, generated once per dictionary by transforms (``dictionary.At``)."""
+        return self.dictionary.At
 
     def m_entries(self, units: np.ndarray, cols: np.ndarray) -> np.ndarray:
         r""":math:`M_{ij} = \langle W_i, A^*_j\rangle` for the pairs ``(units, cols)``."""

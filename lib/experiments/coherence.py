@@ -1,0 +1,212 @@
+r"""Experiments of the chapter "Theorem 3.2 at a fixed coherence": Table 1 with :math:`\mu = 1` held fixed.
+
+The dictionaries are the Kerdock frames of :mod:`lib.dictionaries` with four orthonormal bases
+(:math:`h = 4n`, coherence exactly :math:`1/\sqrt n`, :math:`\mu = 1`), each randomised by column
+signs and order, so that independent draws at one :math:`h` are different dictionaries with the same
+Gram matrix up to order and sign.  Everything else is the simulations chapter's
+(:class:`lib.experiments.simulations.Settings`, :func:`lib.experiments.simulations.measure_cell`);
+the estimator is :class:`lib.estimators.DictionaryStructure`, whose cost does not hold any
+:math:`h\times h` matrix.
+
+Sweeps are lists of independent tasks (:func:`table_task`, :func:`recovery_task`), each a pure
+function of a seed and its parameters, run in one loop (:func:`run_tasks`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from lib import _validate as check
+from lib import dictionaries, estimators, model
+from lib.experiments import simulations as sim
+from lib.theory import criticality as theory
+from lib.theory import support as support_theory
+
+__all__ = [
+    "FAMILIES",
+    "make_dictionary",
+    "points_on",
+    "table_task",
+    "recovery_task",
+    "run_tasks",
+    "Slope",
+    "fit_slopes",
+    "xi_exact",
+    "nu_of_delta",
+    "whole_bound",
+    "first_order",
+    "theorem31_onset",
+    "row_for_widget",
+]
+
+FAMILIES = ("kerdock", "identity+hadamard", "gaussian")
+
+
+def make_dictionary(family: str, h: int, rng: np.random.Generator):
+    r"""A dictionary of ``family`` with ``h`` atoms: Kerdock (:math:`n = h/4`, randomised), identity + Hadamard (:math:`n = h/2`, randomised), or Gaussian (:math:`n = h/4`)."""
+    rng = check.generator(rng)
+    h = check.integer(h, "h", minimum=8)
+    if family == "kerdock":
+        return dictionaries.kerdock(h // 4, 4).randomized(rng, rotate=False)
+    if family == "identity+hadamard":
+        return dictionaries.identity_hadamard(h // 2).randomized(rng, rotate=False)
+    if family == "gaussian":
+        return dictionaries.gaussian(h // 4, h, rng)
+    raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+
+
+def points_on(dictionary, delta: float, points: int, rng: np.random.Generator) -> list[estimators.DictionaryStructure]:
+    r"""``points`` random encoders :math:`W^\top = A^* + \delta\Delta` (:math:`\Delta` Gaussian with unit columns) as structures with bias 0."""
+    return [estimators.DictionaryStructure.of(dictionary.At + delta * model.random_dictionary(dictionary.n, dictionary.h, rng).T,
+                                              dictionary, 0.0) for _ in range(points)]
+
+
+def table_task(seed: int, *, h: int, p_values: Sequence[float], settings: sim.Settings, points: int, batches: int,
+               pilot_per_unit: int, max_samples: int, family: str = "kerdock", draw: int = 0) -> list[dict]:
+    """One independent dictionary at ``h`` and ``points`` random points on it: one Table-1 cell per ``p`` (rows of a table)."""
+    rng = np.random.default_rng(seed)
+    dictionary = make_dictionary(family, h, rng)
+    structures = points_on(dictionary, settings.delta, points, rng)
+    rows = []
+    for p in p_values:
+        cell = sim.measure_cell(structures, p, dictionary.coherence, settings, rng, batches=batches,
+                                pilot_per_unit=pilot_per_unit, max_samples=max_samples, exact=False)
+        row = asdict(cell)
+        row.update(family=family, draw=draw, rounding=settings.rounding, point_values=list(cell.point_values))
+        rows.append(row)
+    return rows
+
+
+def recovery_task(seed: int, *, h: int, p: float, nu: float, settings: sim.Settings, samples: int) -> dict:
+    r"""Exact support recovery at :math:`\delta = h^{-p-\nu}` with Theorem 3.1's own bias (prefactor 2), on a Kerdock frame.
+
+    The bias is :math:`\epsilon = 2m_1h^p(\delta + 1/\sqrt n)` (:func:`lib.theory.criticality.theorem_bias`);
+    returns the fraction of samples whose support the ReLU layer recovers exactly and the active
+    units per sample.
+    """
+    rng = np.random.default_rng(seed)
+    dictionary = make_dictionary("kerdock", h, rng)
+    delta = float(np.squeeze(theory.ball_radius(h, p, nu)))
+    eps = float(np.squeeze(theory.theorem_bias(h, p, delta, dictionary.coherence, settings.m1)))
+    (structure,) = points_on(dictionary, delta, 1, rng)
+    support, values = model.sample_sparse_codes(h, settings.k(h, p), samples, rng, settings.low, settings.high)
+    sums = estimators.accumulate(structure.with_bias(eps), support, values, xmax=settings.high)
+    return {"h": h, "p": p, "nu": nu, "delta": delta, "eps": eps, "recovered": sums.recovered / sums.N,
+            "active_per_sample": sums.active / sums.N, "k": support.shape[1]}
+
+
+def run_tasks(task: Callable[..., object], tasks: Sequence[dict], seed: int) -> list:
+    """Run ``task(seed_i, **params)`` for every parameter dict, with independent seeds spawned from ``seed`` (one loop, in order)."""
+    seeds = np.random.SeedSequence(check.integer(seed, "seed", minimum=0)).generate_state(len(tasks))
+    return [task(int(s), **params) for s, params in zip(seeds, tasks)]
+
+
+@dataclass(frozen=True)
+class Slope:
+    """A log-log slope with its 95 % confidence interval (ordinary least squares on every point value)."""
+
+    slope: float
+    low: float
+    high: float
+    values: int
+
+
+def fit_slopes(table: pd.DataFrame) -> dict[float, Slope]:
+    r"""Per :math:`p`, the slope of :math:`\log\|\nabla\|` against :math:`\log h` over every point of every dictionary.
+
+    The points are independent (fresh dictionary and directions per draw, fresh data per cell); the
+    interval is the least-squares :math:`t` interval with :math:`m - 2` degrees of freedom.
+    """
+    out = {}
+    for p, rows in table.groupby("p"):
+        x = np.concatenate([np.full(len(v), np.log(h)) for h, v in zip(rows["h"], rows["point_values"])])
+        y = np.log(np.concatenate([np.asarray(v, dtype=float) for v in rows["point_values"]]))
+        fit = stats.linregress(x, y)
+        half = stats.t.ppf(0.975, x.size - 2) * fit.stderr
+        out[float(p)] = Slope(float(fit.slope), float(fit.slope - half), float(fit.slope + half), int(x.size))
+    return out
+
+
+def xi_exact(h: object, coherence: object) -> np.ndarray:
+    r""":math:`\xi` with :math:`h^{-\xi} = ` coherence, exactly (:math:`\xi = \tfrac12 - \log 2/\log h` for :math:`1/\sqrt n`, :math:`n = h/4`)."""
+    h = np.asarray(h, dtype=float)
+    return -np.log(np.asarray(coherence, dtype=float)) / np.log(h)
+
+
+def nu_of_delta(h: object, p: float, delta: float) -> np.ndarray:
+    r""":math:`\nu` with :math:`\delta = h^{-p-\nu}`: :math:`\nu = -\log\delta/\log h - p` (Table 1's fixed :math:`\delta`)."""
+    return -np.log(delta) / np.log(np.asarray(h, dtype=float)) - p
+
+
+def whole_bound(h: object, p: float, settings: sim.Settings) -> np.ndarray:
+    r"""Theorem 3.2's explicit bound (:func:`lib.theory.criticality.reconstructed_bound`) at :math:`\mu = 1`, :math:`n = h/4`, Table 1's :math:`\delta`.
+
+    :math:`h^{p-1}[4m_1^2(h^{-\nu} + h^{p-\xi}) + m_2h^{-p-\nu}]` with :math:`\xi` and :math:`\nu`
+    exact at every :math:`h` (:func:`xi_exact`, :func:`nu_of_delta`).
+    """
+    h = np.atleast_1d(np.asarray(h, dtype=float))
+    m2 = (settings.low**2 + settings.low * settings.high + settings.high**2) / 3.0
+    xi, nu = xi_exact(h, 2.0 / np.sqrt(h)), nu_of_delta(h, p, settings.delta)
+    return np.array([float(np.squeeze(theory.reconstructed_bound(int(hh), p, float(v), float(x), settings.m1, m2)))
+                     for hh, v, x in zip(h, nu, xi)])
+
+
+def first_order(h: object, p: float, settings: sim.Settings, smooth: bool) -> np.ndarray:
+    r"""First-order size :math:`q\sqrt{\epsilon^2(2m_1-\epsilon)^2 + m_2^2\delta^2}` (:func:`lib.theory.criticality.first_order_norm`) at :math:`\mu = 1`.
+
+    :math:`q = k/h` with :math:`k = \mathrm{round}(h^p)`, or :math:`q = h^{p-1}` for the smooth support size.
+    """
+    h = np.atleast_1d(np.asarray(h, dtype=int))
+    m2 = (settings.low**2 + settings.low * settings.high + settings.high**2) / 3.0
+    k = np.array([hh**p if smooth else model.support_size(int(hh), p) for hh in h], dtype=float)
+    eps = np.array([settings.bias(int(hh), p, 2.0 / np.sqrt(hh)) for hh in h])
+    return theory.first_order_norm(k / h, eps, settings.m1, m2, settings.delta)
+
+
+def theorem31_onset(p: float, nu: float, settings: sim.Settings, *, h_max: float = 2.0**40) -> float:
+    r"""The smallest :math:`h` (:math:`n = h/4`, :math:`\mu = 1`) from which Theorem 3.1's reconstructed margin condition holds.
+
+    :func:`lib.theory.support.margin_condition` with :math:`K = h^p`, :math:`\delta = h^{-p-\nu}`,
+    :math:`\beta = \delta + 2/\sqrt h` and the theorem's prefactor 2; then every support unit fires
+    on every sample and, as :math:`m_{\max}\le 2m_1`, no other unit does (exact recovery).  Searched
+    on a grid of :math:`\log_2 h` with step 1/64; ``inf`` when it fails up to ``h_max``.
+    """
+    p = check.exponent(p)
+    nu = check.real(nu, "nu", minimum=0.0, strict_min=True)
+    for log_h in np.arange(4.0, np.log2(h_max), 1 / 64):
+        h = 2.0**log_h
+        delta = h ** (-p - nu)
+        if delta < 1 and support_theory.margin_condition(delta, delta + 2 / np.sqrt(h), h**p, settings.low, settings.high,
+                                                         settings.m1):
+            return float(h)
+    return float("inf")
+
+
+def row_for_widget(family: str, p: float, prefactor: float, mu_in_bias: float, h_values: Sequence[int],
+                   rng: np.random.Generator, *, samples_per_unit: int = 16, batches: int = 8) -> pd.DataFrame:
+    r"""The row :math:`p` of Table 1 for one family, with the bias's :math:`\mu` and prefactor chosen freely.
+
+    The bias is :math:`\epsilon = c\cdot2m_1h^p(\delta + \mu_\epsilon/\sqrt n)` with
+    :math:`\mu_\epsilon` = ``mu_in_bias`` (the dictionary's own coherence is what the family gives).
+    """
+    settings = replace(sim.Settings(), prefactor=check.real(prefactor, "prefactor", minimum=0.0))
+    mu_in_bias = check.real(mu_in_bias, "mu_in_bias", minimum=0.0)
+    rows = []
+    for h in h_values:
+        dictionary = make_dictionary(family, h, rng)
+        (structure,) = points_on(dictionary, settings.delta, 1, rng)
+        n = dictionary.n
+        eps = settings.bias(h, p, mu_in_bias / np.sqrt(n))
+        k = settings.k(h, p)
+        N = batches * int(np.ceil(samples_per_unit * h / k / batches))
+        support, values = settings.codes(h, p, N, rng)
+        point = estimators.batched_gradient(structure.with_bias(eps), support, values, batches, energy=float("nan"))
+        stat = estimators.row_norm_statistics([point]).per_point
+        rows.append({"h": h, "value": stat.corrected, "se": stat.standard_error, "rate": h ** (p - 1),
+                     "coherence": dictionary.coherence, "active": point.active_fraction * h})
+    return pd.DataFrame(rows)
