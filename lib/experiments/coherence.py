@@ -9,12 +9,13 @@ the estimator is :class:`lib.estimators.DictionaryStructure`, whose cost does no
 :math:`h\times h` matrix.
 
 Sweeps are lists of independent tasks (:func:`table_task`, :func:`recovery_task`), each a pure
-function of a seed and its parameters, run in one loop (:func:`run_tasks`).
+function ``task(rng, **params)`` of JSON-able parameters (the settings as a dict), run by
+:func:`lib.execution.map_tasks` (serial or Dask, identical numbers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -33,7 +34,6 @@ __all__ = [
     "points_on",
     "table_task",
     "recovery_task",
-    "run_tasks",
     "Slope",
     "fit_slopes",
     "xi_exact",
@@ -66,10 +66,14 @@ def points_on(dictionary, delta: float, points: int, rng: np.random.Generator) -
                                               dictionary, 0.0) for _ in range(points)]
 
 
-def table_task(seed: int, *, h: int, p_values: Sequence[float], settings: sim.Settings, points: int, batches: int,
+def table_task(rng: np.random.Generator, *, h: int, p_values: Sequence[float], settings: dict, points: int, batches: int,
                pilot_per_unit: int, max_samples: int, family: str = "kerdock", draw: int = 0) -> list[dict]:
-    """One independent dictionary at ``h`` and ``points`` random points on it: one Table-1 cell per ``p`` (rows of a table)."""
-    rng = np.random.default_rng(seed)
+    """One independent dictionary at ``h`` and ``points`` random points on it: one Table-1 cell per ``p`` (rows of a table).
+
+    ``settings`` is :class:`lib.experiments.simulations.Settings` as a dict; ``draw`` numbers the
+    independent dictionaries at one ``h``.
+    """
+    settings = sim.Settings(**settings)
     dictionary = make_dictionary(family, h, rng)
     structures = points_on(dictionary, settings.delta, points, rng)
     rows = []
@@ -82,14 +86,14 @@ def table_task(seed: int, *, h: int, p_values: Sequence[float], settings: sim.Se
     return rows
 
 
-def recovery_task(seed: int, *, h: int, p: float, nu: float, settings: sim.Settings, samples: int) -> dict:
+def recovery_task(rng: np.random.Generator, *, h: int, p: float, nu: float, settings: dict, samples: int) -> dict:
     r"""Exact support recovery at :math:`\delta = h^{-p-\nu}` with Theorem 3.1's own bias (prefactor 2), on a Kerdock frame.
 
     The bias is :math:`\epsilon = 2m_1h^p(\delta + 1/\sqrt n)` (:func:`lib.theory.criticality.theorem_bias`);
     returns the fraction of samples whose support the ReLU layer recovers exactly and the active
-    units per sample.
+    units per sample.  ``settings`` as in :func:`table_task`.
     """
-    rng = np.random.default_rng(seed)
+    settings = sim.Settings(**settings)
     dictionary = make_dictionary("kerdock", h, rng)
     delta = float(np.squeeze(theory.ball_radius(h, p, nu)))
     eps = float(np.squeeze(theory.theorem_bias(h, p, delta, dictionary.coherence, settings.m1)))
@@ -98,12 +102,6 @@ def recovery_task(seed: int, *, h: int, p: float, nu: float, settings: sim.Setti
     sums = estimators.accumulate(structure.with_bias(eps), support, values, xmax=settings.high)
     return {"h": h, "p": p, "nu": nu, "delta": delta, "eps": eps, "recovered": sums.recovered / sums.N,
             "active_per_sample": sums.active / sums.N, "k": support.shape[1]}
-
-
-def run_tasks(task: Callable[..., object], tasks: Sequence[dict], seed: int) -> list:
-    """Run ``task(seed_i, **params)`` for every parameter dict, with independent seeds spawned from ``seed`` (one loop, in order)."""
-    seeds = np.random.SeedSequence(check.integer(seed, "seed", minimum=0)).generate_state(len(tasks))
-    return [task(int(s), **params) for s, params in zip(seeds, tasks)]
 
 
 @dataclass(frozen=True)

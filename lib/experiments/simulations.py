@@ -118,7 +118,7 @@ class Settings:
         return max(1, int(round(self.n_fraction * check.integer(h, "h", minimum=1))))
 
     def k(self, h: int, p: float) -> int:
-        """Support size for ``h`` and ``p`` (the largest one, :math:`\lceil h^p\rceil`, when ``rounding`` is ``"smooth"``)."""
+        r"""Support size for ``h`` and ``p`` (the largest one, :math:`\lceil h^p\rceil`, when ``rounding`` is ``"smooth"``)."""
         return model.support_size(h, p, "ceil" if self.rounding == "smooth" else self.rounding)
 
     def codes(self, h: int, p: float, N: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
