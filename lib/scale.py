@@ -69,7 +69,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "coherence": {
         "smoke": {"h_values": [256, 1024], "p_values": [0.01, 0.05, 0.1, 0.15], "draws": 2, "points": 1, "batches": 8, "pilot_per_unit": 4, "max_samples": 16384, "gaussian_h": [256, 1024], "nu": 0.25, "recovery_p": [0.02, 0.1], "recovery_h": [1024, 4096], "recovery_N": 2000, "widget_h": [256, 1024]},
-        "paper": {"h_values": [256, 1024, 4096], "p_values": [0.01, 0.05, 0.1, 0.15], "draws": 2, "points": 1, "batches": 16, "pilot_per_unit": 8, "max_samples": 131072, "gaussian_h": [256, 1024, 4096], "nu": 0.25, "recovery_p": [0.02, 0.1], "recovery_h": [1024, 4096, 16384], "recovery_N": 4000, "widget_h": [256, 1024]},
+        "paper": {"h_values": [256, 1024, 4096], "p_values": [0.01, 0.05, 0.1, 0.15], "draws": 2, "points": 1, "batches": 16, "pilot_per_unit": 4, "max_samples": 65536, "gaussian_h": [256, 1024], "nu": 0.25, "recovery_p": [0.02, 0.1], "recovery_h": [1024, 4096, 16384], "recovery_N": 4000, "widget_h": [256, 1024]},
         "large": {"h_values": [256, 1024, 4096, 16384], "p_values": [0.01, 0.05, 0.1, 0.15, 0.2], "draws": 3, "points": 2, "batches": 16, "pilot_per_unit": 8, "max_samples": 524288, "gaussian_h": [256, 1024, 4096], "nu": 0.25, "recovery_p": [0.02, 0.05, 0.1], "recovery_h": [1024, 4096, 16384], "recovery_N": 20000, "widget_h": [256, 1024, 4096]},
     },
     "simulations": {
