@@ -493,14 +493,14 @@ def _(): return {"h_values": [16], "p": 0.3, "nu": 0.3, "N": 20, "rng": rng(), "
                  "prefactor": 2.0, "bins": 10, "chunk": 10}
 @example(_ES + "two_point_values", allow={"low": ["zero"]})
 def _(): return {"size": (3, 2), "low": 1.0, "high": 10.0, "m1": 2.0, "rng": rng()}
-@example(_ES + "false_positive_frequencies", allow={"low": ["zero"], "prefactor": ["zero"]})
+@example(_ES + "false_positive_frequencies", allow={"low": ["zero"], "prefactor": ["zero"], "h_values": ["huge_entry"]})  # cost is N k, not h
 def _(): return {"h_values": [16], "p": 0.3, "N": 100, "rng": rng(), "low": 1.0, "high": 10.0, "m1": 2.0,
                  "prefactor": 2.0, "chunk": 50}
 @example(_ES + "FalsePositives.interval")
 def _():
     import lib.experiments.support as es
     return {"self": es.false_positive_frequencies([16], 0.3, 100, rng(), chunk=50), "level": 0.95}
-@example(_ES + "binomial_interval", allow={"counts": _BROADCAST})
+@example(_ES + "binomial_interval", allow={"counts": _BROADCAST, "N": ["huge"]})  # a formula in N
 def _(): return {"counts": np.array([1, 5]), "N": 100, "level": 0.95}
 
 
@@ -514,7 +514,7 @@ def _hadamard_instance() -> dict:
     return {"W": lib.model.perturb_columns(A, 0.1, rng()), "A": A}
 
 
-@example(_EC + "enumerate_codes")
+@example(_EC + "enumerate_codes", allow={"values": ["wrong_type"]})  # a 1-d array of values is a sequence
 def _(): return {"h": 4, "k": 2, "values": (1.0, 2.0)}
 @example(_EC + "two_point_values", allow={"low": ["zero"]})
 def _(): return {"low": 1.0, "high": 2.0}
