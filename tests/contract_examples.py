@@ -247,9 +247,9 @@ def _(): return {"A": instance()["A"]}
 def _(): return {"mu": 0.3, "h": 16}
 @example("lib.model.support_size", allow={"h": ["huge"]})  # a formula: any h
 def _(): return {"h": 16, "p": 0.3, "rounding": "round"}
-@example("lib.model.sample_supports")
+@example("lib.model.sample_supports", allow={"h": ["huge"]})  # k << h: memory N k, not N h
 def _(): return {"h": 16, "k": 2, "N": 5, "rng": rng()}
-@example("lib.model.sample_sparse_codes")
+@example("lib.model.sample_sparse_codes", allow={"h": ["huge"]})  # k << h: memory N k
 def _(): return {"h": 16, "k": 2, "N": 5, "rng": rng(), "low": 1.0, "high": 2.0}
 @example("lib.model.sample_codes")
 def _(): return {"h": 16, "k": 2, "N": 5, "rng": rng(), "low": 1.0, "high": 2.0}
@@ -385,9 +385,9 @@ def _(): return {"claims": [_claim()]}
 # ---- lib.theory --------------------------------------------------------------------------------
 
 _TC = "lib.theory.criticality."
-@example(_TC + "predicted_rate")
+@example(_TC + "predicted_rate", allow={"h": ["wrong_shape", "extra_axis"]})  # vectorised over h
 def _(): return {"h": np.array([64.0, 256.0]), "p": 0.1}
-@example(_TC + "ball_radius")
+@example(_TC + "ball_radius", allow={"h": ["wrong_shape", "extra_axis"]})  # vectorised over h
 def _(): return {"h": np.array([64.0, 256.0]), "p": 0.1, "nu": 0.3}
 @example(_TC + "theorem_bias", allow={"delta": ["wrong_shape", "extra_axis"], "mu": ["wrong_shape", "extra_axis"],
                                       "h": ["wrong_shape", "extra_axis"]})  # broadcast together
@@ -488,12 +488,12 @@ def _(): return {"self": _tradeoff(), "kind": "exact"}
 def _(): return {"self": _tradeoff(), "kind": "exact", "mark": "simulations"}
 @example(_ES + "RecoveryTradeoff.mark_prefactor")
 def _(): return {"self": _tradeoff(), "mark": "simulations"}
-@example(_ES + "hadamard_recovery", allow={"low": ["zero"], "prefactor": ["zero"]})
+@example(_ES + "hadamard_recovery", allow={"low": ["zero"], "prefactor": ["zero"], "chunk": ["huge"]})  # chunk is capped by N
 def _(): return {"h_values": [16], "p": 0.3, "nu": 0.3, "N": 20, "rng": rng(), "low": 1.0, "high": 2.0,
                  "prefactor": 2.0, "bins": 10, "chunk": 10}
 @example(_ES + "two_point_values", allow={"low": ["zero"]})
 def _(): return {"size": (3, 2), "low": 1.0, "high": 10.0, "m1": 2.0, "rng": rng()}
-@example(_ES + "false_positive_frequencies", allow={"low": ["zero"], "prefactor": ["zero"], "h_values": ["huge_entry"]})  # cost is N k, not h
+@example(_ES + "false_positive_frequencies", allow={"low": ["zero"], "prefactor": ["zero"], "h_values": ["huge_entry"], "chunk": ["huge"]})  # cost is N k, not h
 def _(): return {"h_values": [16], "p": 0.3, "N": 100, "rng": rng(), "low": 1.0, "high": 10.0, "m1": 2.0,
                  "prefactor": 2.0, "chunk": 50}
 @example(_ES + "FalsePositives.interval")
