@@ -43,6 +43,7 @@ __all__ = [
     "BiasRamp",
     "Batch",
     "draw_batch",
+    "batches",
     "masked_csr",
     "History",
     "TrainingResult",
@@ -66,8 +67,8 @@ class GradientDescent:
     def __call__(self, grad: np.ndarray) -> np.ndarray:
         return self.lr * grad
 
-    def reset(self, rows: np.ndarray) -> None:
-        """Forget the state of ``rows`` (re-initialised units): plain gradient descent has none."""
+    def reset(self, rows: np.ndarray, axis: int = 0) -> None:
+        """Forget the state of ``rows`` (re-initialised units; ``axis=1``: columns): plain gradient descent has none."""
 
 
 def _typical_rows(state: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -90,10 +91,11 @@ class RMSProp:
         self._v = (1 - self.rho) * grad**2 if self._v is None else self.rho * self._v + (1 - self.rho) * grad**2
         return self.lr * grad / (np.sqrt(self._v) + self.tiny)
 
-    def reset(self, rows: np.ndarray) -> None:
-        """Give ``rows`` (re-initialised units) the mean second moment of the other rows."""
+    def reset(self, rows: np.ndarray, axis: int = 0) -> None:
+        """Give ``rows`` (re-initialised units; ``axis=1``: columns) the mean second moment of the other rows."""
         if self._v is not None:
-            self._v[rows] = _typical_rows(self._v, rows)
+            v = self._v if axis == 0 else self._v.T
+            v[rows] = _typical_rows(v, rows)
 
 
 @dataclass
@@ -116,11 +118,12 @@ class Adam:
         v_hat = self._v / (1 - self.beta2**self._t)
         return self.lr * m_hat / (np.sqrt(v_hat) + self.tiny)
 
-    def reset(self, rows: np.ndarray) -> None:
-        """Zero the first moment of ``rows`` (re-initialised units) and give them the mean second moment of the others."""
+    def reset(self, rows: np.ndarray, axis: int = 0) -> None:
+        """Zero the first moment of ``rows`` (re-initialised units; ``axis=1``: columns), give them the others' mean second moment."""
         if self._m is not None:
-            self._m[rows] = 0.0
-            self._v[rows] = _typical_rows(self._v, rows)
+            m, v = (self._m, self._v) if axis == 0 else (self._m.T, self._v.T)
+            m[rows] = 0.0
+            v[rows] = _typical_rows(v, rows)
 
 
 OPTIMIZERS = {"gd": GradientDescent, "rmsprop": RMSProp, "adam": Adam}
@@ -264,7 +267,7 @@ def _checkpoint(A: np.ndarray, W: np.ndarray, eps: np.ndarray, Y: np.ndarray, X:
             float(np.mean(support)), float(np.mean(eps)), float(np.mean(np.linalg.norm(W, axis=1))))
 
 
-def _batches(model: _model.SparseCodingModel, steps: int, batch_size: int, data: Batch | None,
+def batches(model: _model.SparseCodingModel, steps: int, batch_size: int, data: Batch | None,
              rng: np.random.Generator) -> Iterator[Batch]:
     """Yield ``steps`` batches: fresh draws (``data`` None), or mini-batches (or the whole) of the fixed training set ``data``."""
     if data is None:
@@ -431,7 +434,7 @@ def train(
     data = eval_set if eval_set is not None else draw_batch(model, 2048, rng)
     Y_eval, X_eval = data.Y, data.codes.T.toarray()
     fixed = None if train_size is None else draw_batch(model, train_size, rng)
-    batches = _batches(model, steps, batch_size, fixed, rng)
+    stream = batches(model, steps, batch_size, fixed, rng)
 
     def probe(size: int) -> Batch:
         if fixed is None:
@@ -440,7 +443,7 @@ def train(
 
     def step(t: int) -> None:
         nonlocal W
-        batch, e = next(batches), _bias_at(eps, t, units)
+        batch, e = next(stream), _bias_at(eps, t, units)
         update.lr = lr * decay ** max(t - hold, 0)
         square = structured and W.shape[0] == model.h  # the structured estimator pairs units with atoms; a wider layer takes the dense formula
         W = W - update(_batch_gradient(W, A, batch, e) if square else autoencoder.gradient(W, batch.Y, e))
