@@ -356,6 +356,7 @@ def train(
     optimizer: str = "rmsprop",
     batch_size: int = 1024,
     train_size: int | None = None,
+    train_set: Batch | None = None,
     evaluate_every: int | None = None,
     eval_set: Batch | None = None,
     structured: bool = True,
@@ -395,6 +396,9 @@ def train(
         ``None``: fresh samples at every step.  Otherwise a fixed training set of this size, cycled
         in shuffled mini-batches of ``batch_size`` (full-batch gradient descent when
         ``batch_size >= train_size``).
+    train_set : Batch or None
+        A given fixed training set, used instead of drawing ``train_size`` samples (nested sets
+        for a search over :math:`N`).
     evaluate_every : int or None
         Checkpoint period (default: 20 checkpoints over the run).
     eval_set : Batch or None
@@ -406,7 +410,8 @@ def train(
         Re-initialise silent and duplicate units along the residuals of the worst-reconstructed
         samples of a probe set drawn like the training batches (:mod:`lib.protocols`); ``None``: never.
     row_norm : float or None
-        After every step rescale each row to this length (``None``: no control).
+        Keep every row at this length: the gradient's component along each row is removed before
+        the optimizer step and the rows are rescaled after it (``None``: no control).
     progress : bool
         Show a tqdm bar.
 
@@ -433,7 +438,9 @@ def train(
     decay = 1.0 if lr_end is None else (check.real(lr_end, "lr_end", minimum=0.0, strict_min=True) / lr) ** (1 / max(steps - 1 - hold, 1))
     data = eval_set if eval_set is not None else draw_batch(model, 2048, rng)
     Y_eval, X_eval = data.Y, data.codes.T.toarray()
-    fixed = None if train_size is None else draw_batch(model, train_size, rng)
+    if train_set is not None and not isinstance(train_set, Batch):
+        raise TypeError(f"train_set must be a lib.training.Batch or None, got {type(train_set).__name__}")
+    fixed = train_set if train_set is not None or train_size is None else draw_batch(model, train_size, rng)
     stream = batches(model, steps, batch_size, fixed, rng)
 
     def probe(size: int) -> Batch:
@@ -446,7 +453,10 @@ def train(
         batch, e = next(stream), _bias_at(eps, t, units)
         update.lr = lr * decay ** max(t - hold, 0)
         square = structured and W.shape[0] == model.h  # the structured estimator pairs units with atoms; a wider layer takes the dense formula
-        W = W - update(_batch_gradient(W, A, batch, e) if square else autoencoder.gradient(W, batch.Y, e))
+        grad = _batch_gradient(W, A, batch, e) if square else autoencoder.gradient(W, batch.Y, e)
+        if row_norm is not None:  # a step on the sphere: drop the radial part before the optimizer sees it
+            grad -= W * (np.sum(grad * W, axis=1) / np.sum(W * W, axis=1))[:, None]
+        W = W - update(grad)
         if row_norm is not None:
             W *= row_norm / np.maximum(np.linalg.norm(W, axis=1, keepdims=True), 1e-12)
         if resample is not None and resample.due(t, steps):
