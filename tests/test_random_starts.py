@@ -143,7 +143,7 @@ def test_ablation_task_is_deterministic_and_validated():
     params = dict(tier=TIER, steps=20, batch_size=64, eval_size=128)
     for protocol in rs.PROTOCOLS:
         row = rs.ablation_task(0, protocol=protocol, **params)
-        assert set(row) == {"tier", "protocol", "seed", "frac99", "mcc", "dead", "cpu_seconds"}
+        assert set(row) == {"tier", "protocol", "seed", "frac99", "mcc", "dead", "cpu_seconds", "cosines"}
         assert 0 <= row["frac99"] <= 1
     first, again = (rs.ablation_task(1, protocol="resample + split", **params) for _ in range(2))
     assert first["mcc"] == again["mcc"]

@@ -84,7 +84,8 @@ def ablation_task(seed: int, *, tier: Mapping[str, Any], protocol: str, steps: i
     Returns
     -------
     dict
-        ``tier, protocol, seed, frac99, mcc, dead, cpu_seconds``.
+        ``tier, protocol, seed, frac99, mcc, dead, cpu_seconds`` and ``cosines``, the matched
+        :math:`|\cos|` of every atom.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
@@ -108,7 +109,7 @@ def ablation_task(seed: int, *, tier: Mapping[str, Any], protocol: str, steps: i
         match, cpu = recovery(model.A, W), result.cpu_seconds
         dead = int(np.sum(~np.any(autoencoder.encode(W, eval_set.Y, spec.eps) > 0, axis=1)))
     return {"tier": spec.name, "protocol": protocol, "seed": seed, "frac99": match.fraction(0.99), "mcc": match.mcc,
-            "dead": dead, "cpu_seconds": cpu}
+            "dead": dead, "cpu_seconds": cpu, "cosines": match.cosines}
 
 
 def ablation_tasks(tiers: Sequence[Mapping[str, Any]], seeds: int, *, steps: int, batch_size: int, eval_size: int,
