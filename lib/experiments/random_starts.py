@@ -10,20 +10,20 @@ Two sweeps of independent tasks, each a pure function of a seed and its paramete
   geometric bisection step; :func:`min_samples_tasks` lists the grid over :math:`h` and seeds, and
   :func:`fit_exponent` fits :math:`N^* \propto h^b` with a confidence interval.
 
-:func:`run_tasks` is the one loop over tasks.  Sizes come from ``lib.scale.sizes("random_starts")``.
+:func:`run_tasks` is the one loop over tasks, through :mod:`lib.execution` (serial, or a Dask cluster).  Sizes come from ``lib.scale.sizes("random_starts")``.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from tqdm import tqdm  # text bars on stderr: an executed notebook stores no widget state
 
 from lib import _validate as check
-from lib import autoencoder, baselines, protocols, training
+from lib import autoencoder, baselines, execution, protocols, training
 from lib.experiments.training import ARORA_TARGET, DECAY_FROM, LR, LR_END, TOPK_LR, Tier, _one_blas_thread, norm_fixed_point, starts
 from lib.recovery import recovery
 
@@ -226,7 +226,16 @@ def fit_exponent(h: np.ndarray, N: np.ndarray, level: float = 0.95) -> tuple[flo
     return float(fit.slope), float(fit.slope - half), float(fit.slope + half)
 
 
-def run_tasks(task: Callable[..., dict[str, Any]], tasks: Sequence[Mapping[str, Any]], *, desc: str,
-              progress: bool = True) -> list[dict[str, Any]]:
-    """Run ``task(**params)`` for every parameter dict of ``tasks`` (in process, in order): the one loop of the chapter's sweeps."""
-    return [task(**params) for params in tqdm(list(tasks), desc=desc, leave=False, disable=not progress)]
+def _own_stream(task: Callable[..., dict[str, Any]], rng: np.random.Generator, **params: Any) -> dict[str, Any]:
+    """Call ``task(**params)``: its ``seed`` parameter, part of the task's identity, fixes its random stream."""
+    return task(**params)
+
+
+def run_tasks(task: Callable[..., dict[str, Any]], tasks: Sequence[Mapping[str, Any]], *, desc: str) -> list[dict[str, Any]]:
+    """Run ``task(**params)`` for every parameter dict of ``tasks`` through :func:`lib.execution.map_tasks`; results in task order.
+
+    The tasks draw from their own ``seed`` rather than from the stream :mod:`lib.execution` derives,
+    so that every protocol (or method) of one seed sees the same instance: a paired comparison.
+    The numbers are the same on every backend either way.
+    """
+    return execution.map_tasks(functools.partial(_own_stream, task), list(tasks), seed=0, name=desc)
