@@ -114,9 +114,10 @@ def ablation_task(seed: int, *, tier: Mapping[str, Any], protocol: str, steps: i
 
 def ablation_tasks(tiers: Sequence[Mapping[str, Any]], seeds: int, *, steps: int, batch_size: int, eval_size: int,
                    protocols_: Sequence[str] = PROTOCOLS) -> list[dict[str, Any]]:
-    """The task list of the ablation: every tier × protocol × seed ``0..seeds-1``."""
-    return [{"seed": s, "tier": dict(t), "protocol": p, "steps": steps, "batch_size": batch_size, "eval_size": eval_size}
-            for t in tiers for p in protocols_ for s in range(check.integer(seeds, "seeds", minimum=1))]
+    """The task list of the ablation: every tier × protocol × seed ``0..seeds-1`` (a tier's own ``"protocols"`` list replaces ``protocols_``)."""
+    return [{"seed": s, "tier": {k: v for k, v in t.items() if k != "protocols"}, "protocol": p, "steps": steps,
+             "batch_size": batch_size, "eval_size": eval_size}
+            for t in tiers for p in t.get("protocols", protocols_) for s in range(check.integer(seeds, "seeds", minimum=1))]
 
 
 def ablation_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
