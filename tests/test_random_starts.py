@@ -151,6 +151,8 @@ def test_ablation_task_is_deterministic_and_validated():
         rs.ablation_task(0, protocol="magic", **params)
     tasks = rs.ablation_tasks([TIER], 2, steps=20, batch_size=64, eval_size=128, protocols_=["none", "TopK"])
     assert len(tasks) == 4
+    own = rs.ablation_tasks([{**TIER, "protocols": ["none"]}], 2, steps=20, batch_size=64, eval_size=128)
+    assert [t["protocol"] for t in own] == ["none", "none"] and "protocols" not in own[0]["tier"]
     table = rs.ablation_table(rs.run_tasks(rs.ablation_task, tasks, desc="t"))
     assert table.shape == (2, 5)
 
