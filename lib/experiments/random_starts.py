@@ -31,6 +31,7 @@ __all__ = ["PROTOCOLS", "METHODS", "ablation_task", "ablation_tasks", "ablation_
            "min_samples_tasks", "fit_exponent", "run_tasks"]
 
 WIDTH = 1.5  # hidden units per atom of the "wider layer" protocol
+SKLEARN_EPOCHS = 10  # at most this many passes of scikit-learn over a training set (its cost grows with passes × N)
 PROTOCOLS = ("none", "resample silent units", "resample + split", "wider 1.5h + prune", "row-norm control",
              "bias ramp (low to ε)", "TopK", "TopK + revival")
 METHODS = ("tied ReLU AE", "Arora et al. 2015", "TopK + revival", "sklearn MBDL")
@@ -150,7 +151,8 @@ def _fit_on(method: str, model: Any, W0: np.ndarray, data: training.Batch, eps: 
         fit = baselines.topk_autoencoder(model, W0, rng, steps=steps, batch_size=batch_size, lr=TOPK_LR, data=data,
                                          resample=_resample(steps), evaluate_every=steps, progress=False)
     elif method == "sklearn MBDL":
-        fit = baselines.sklearn_dictionary(data.Y, model.A, W0, seed=seed, epochs=max(steps * batch_size // data.size, 1))
+        epochs = min(max(steps * batch_size // data.size, 1), SKLEARN_EPOCHS)  # as many passes as the others' updates see, capped
+        fit = baselines.sklearn_dictionary(data.Y, model.A, W0, seed=seed, epochs=epochs)
     else:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     return fit.recovery.fraction(0.99), fit.cpu_seconds
