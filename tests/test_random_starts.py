@@ -73,8 +73,10 @@ def test_resample_validates_and_schedules():
     for bad in ({"every": 0}, {"until": 0.0}, {"probe": 0}, {"duplicates": 1.2}, {"rare": -0.1}, {"split": 0.5}):
         with pytest.raises(ValueError):
             protocols.Resample(**bad)
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="every"):
         protocols.Resample(every=2.5)
+    with pytest.raises(TypeError, match="every"):
+        protocols.Resample(every=True)
 
 
 @pytest.mark.parametrize("name", ["rmsprop", "adam"])
