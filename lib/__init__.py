@@ -18,6 +18,8 @@ theory, experiments
     The formulas of the theorems, and the experiments behind every figure and table, per chapter.
 training, recovery, baselines
     Training by gradient descent, the dictionary-recovery metric, and the baseline learners.
+protocols
+    Training protocols from a random start: resampling and splitting units, wider layers pruned back.
 mnist
     MNIST loading and the tied-weight Keras autoencoders of Sec. 1.1.
 plots, scale, claims, cli

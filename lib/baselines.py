@@ -27,7 +27,8 @@ from scipy import sparse
 from lib import _validate as check
 from lib import model as _model
 from lib.recovery import Recovery, recovery
-from lib.training import Adam, Batch, Clock, draw_batch, masked_csr, run_loop
+from lib import protocols
+from lib.training import Adam, Batch, Clock, batches, draw_batch, masked_csr, run_loop
 
 __all__ = ["Fit", "sklearn_dictionary", "arora_neural", "arora_step_size", "TopKAutoencoder", "topk_autoencoder"]
 
@@ -75,6 +76,12 @@ def _run(step: Callable[[], None], atoms: Callable[[], np.ndarray], A: np.ndarra
     final = atoms().copy()
     return Fit(atoms=final, recovery=recovery(A, final), seconds=clock.wall, cpu_seconds=clock.cpu,
                trace_steps=marks, trace_mcc=np.array(mcc))
+
+
+def _data(data: Batch | None) -> Batch | None:
+    if data is not None and not isinstance(data, Batch):
+        raise TypeError(f"data must be a lib.training.Batch or None, got {type(data).__name__}")
+    return data
 
 
 def _loop_sizes(steps: int, batch_size: int, evaluate_every: int | None) -> tuple[int, int, int]:
@@ -142,7 +149,7 @@ def arora_step_size(model: _model.SparseCodingModel, target: float = 0.01) -> fl
 def arora_neural(
     model: _model.SparseCodingModel, W0: np.ndarray, rng: np.random.Generator, *, steps: int = 300,
     batch_size: int = 1024, lr: float | None = None, threshold: float | None = None,
-    evaluate_every: int | None = None, progress: bool = True,
+    evaluate_every: int | None = None, data: Batch | None = None, progress: bool = True,
 ) -> Fit:
     r"""The neural sparse-coding update of :cite:t:`arora2015simple` (their Algorithm 2), nonnegative codes.
 
@@ -165,16 +172,20 @@ def arora_neural(
         :math:`\eta`; default :func:`arora_step_size`.
     threshold : float or None
         :math:`C/2`; default half the smallest nonzero, ``model.low / 2``.
+    data : lib.training.Batch or None
+        A fixed training set to take the batches from (:func:`lib.training.batches`); ``None``: fresh
+        samples at every step.
     """
     rng = check.generator(rng)
     steps, batch_size, every = _loop_sizes(steps, batch_size, evaluate_every)
     eta = arora_step_size(model) if lr is None else check.real(lr, "lr", minimum=0.0, strict_min=True)
     tau = model.low / 2 if threshold is None else check.real(threshold, "threshold", minimum=0.0, strict_min=True)
     D = _start(model, W0)
+    stream = batches(model, steps, batch_size, _data(data), rng)
 
     def step() -> None:
         nonlocal D
-        batch = draw_batch(model, batch_size, rng)
+        batch = next(stream)
         Z = batch.codes @ (model.A.T @ D)  # (N, h): row s is (A^T y_s)^T
         active = Z >= tau
         X = masked_csr(Z, active)
@@ -253,7 +264,7 @@ class TopKAutoencoder:
 def topk_autoencoder(
     model: _model.SparseCodingModel, W0: np.ndarray, rng: np.random.Generator, *, steps: int = 300,
     batch_size: int = 1024, lr: float = 1e-3, k: int | None = None, evaluate_every: int | None = None,
-    progress: bool = True,
+    data: Batch | None = None, resample: protocols.Resample | None = None, progress: bool = True,
 ) -> Fit:
     r"""Train a :class:`TopKAutoencoder` by Adam on fresh batches; the atoms are the decoder columns.
 
@@ -261,22 +272,52 @@ def topk_autoencoder(
     signals a nonzero mean), the encoder starts as the decoder's transpose, the decoder gradient's
     component along each column is removed and the columns renormalised after every step.
     ``k`` defaults to the true support size.  ``dead`` counts latents never active on 2048
-    held-out samples (no auxiliary loss revives them).
+    held-out samples.  ``data`` is a fixed training set (default: fresh samples at every step).
+
+    ``resample`` (a :class:`lib.protocols.Resample`; ``None``: off) revives dead latents, the
+    sparse-autoencoder counterpart of the autoencoder's protocol: at each check, latents that are
+    never active on ``resample.probe`` samples get decoder column and encoder row along the
+    residual :math:`y_s - \hat y_s` of the worst-reconstructed probe samples, ``b_enc = 0`` and
+    fresh Adam moments (only silent latents: TopK fixes how many fire, so "rare" and "split" do not
+    apply).
     """
     rng = check.generator(rng)
     steps, batch_size, every = _loop_sizes(steps, batch_size, evaluate_every)
     lr = check.real(lr, "lr", minimum=0.0, strict_min=True)
     k = model.k if k is None else k
-    sae = TopKAutoencoder.start(_start(model, W0).T, k, draw_batch(model, batch_size, rng).signals.mean(axis=0))
+    if resample is not None and not isinstance(resample, protocols.Resample):
+        raise TypeError(f"resample must be a lib.protocols.Resample or None, got {type(resample).__name__}")
+    data = _data(data)
+    sae = TopKAutoencoder.start(_start(model, W0).T, k, (data or draw_batch(model, batch_size, rng)).signals.mean(axis=0))
     optimizers = {name: Adam(lr) for name in ("W_enc", "b_enc", "W_dec", "b_pre")}
+    stream = batches(model, steps, batch_size, data, rng)
+    t = 0
+
+    def revive() -> None:
+        probe = data.rows(rng.choice(data.size, min(resample.probe, data.size), replace=False)) if data else draw_batch(model, resample.probe, rng)
+        codes = sae.encode(model.A, probe)
+        dead = np.setdiff1d(np.arange(model.h), codes.indices[codes.data > 0])[: probe.size]
+        if dead.size == 0:
+            return
+        residuals = probe.signals - (codes @ sae.W_dec.T + sae.b_pre)
+        sae.W_dec = protocols.resample_units(sae.W_dec.T, dead, residuals).T
+        sae.W_enc[dead] = sae.W_dec[:, dead].T
+        sae.b_enc[dead] = 0.0
+        for name in ("W_enc", "b_enc"):
+            optimizers[name].reset(dead)
+        optimizers["W_dec"].reset(dead, axis=1)
 
     def step() -> None:
-        _, grads = sae.loss_and_gradients(model.A, draw_batch(model, batch_size, rng))
+        nonlocal t
+        _, grads = sae.loss_and_gradients(model.A, next(stream))
         g = grads["W_dec"]
         grads["W_dec"] = g - sae.W_dec * np.sum(g * sae.W_dec, axis=0, keepdims=True)
         for name, update in optimizers.items():
             setattr(sae, name, getattr(sae, name) - update(grads[name]))
         sae.W_dec = _unit_columns(sae.W_dec)
+        if resample is not None and resample.due(t, steps):
+            revive()
+        t += 1
 
     fit = _run(step, lambda: sae.W_dec.T, model.A, steps, every, "TopK SAE", progress)
     codes = sae.encode(model.A, draw_batch(model, 2048, rng))

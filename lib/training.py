@@ -30,8 +30,9 @@ from scipy import sparse
 from tqdm import tqdm  # text bars on stderr: an executed notebook stores no widget state
 
 from lib import _validate as check
-from lib import autoencoder, estimators, model as _model
+from lib import autoencoder, estimators, model as _model, protocols
 from lib.estimators.gradient import masked_csr
+from lib.protocols import Resample
 from lib.recovery import Recovery, align, column_distances, recovery
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "BiasRamp",
     "Batch",
     "draw_batch",
+    "batches",
     "masked_csr",
     "History",
     "TrainingResult",
@@ -65,6 +67,16 @@ class GradientDescent:
     def __call__(self, grad: np.ndarray) -> np.ndarray:
         return self.lr * grad
 
+    def reset(self, rows: np.ndarray, axis: int = 0) -> None:
+        """Forget the state of ``rows`` (re-initialised units; ``axis=1``: columns): plain gradient descent has none."""
+
+
+def _typical_rows(state: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The mean of the rows of ``state`` outside ``rows`` (a neutral second moment for re-initialised units)."""
+    keep = np.ones(state.shape[0], dtype=bool)
+    keep[rows] = False
+    return state[keep].mean(axis=0) if keep.any() else state.mean(axis=0)
+
 
 @dataclass
 class RMSProp:
@@ -78,6 +90,12 @@ class RMSProp:
     def __call__(self, grad: np.ndarray) -> np.ndarray:
         self._v = (1 - self.rho) * grad**2 if self._v is None else self.rho * self._v + (1 - self.rho) * grad**2
         return self.lr * grad / (np.sqrt(self._v) + self.tiny)
+
+    def reset(self, rows: np.ndarray, axis: int = 0) -> None:
+        """Give ``rows`` (re-initialised units; ``axis=1``: columns) the mean second moment of the other rows."""
+        if self._v is not None:
+            v = self._v if axis == 0 else self._v.T
+            v[rows] = _typical_rows(v, rows)
 
 
 @dataclass
@@ -99,6 +117,13 @@ class Adam:
         m_hat = self._m / (1 - self.beta1**self._t)
         v_hat = self._v / (1 - self.beta2**self._t)
         return self.lr * m_hat / (np.sqrt(v_hat) + self.tiny)
+
+    def reset(self, rows: np.ndarray, axis: int = 0) -> None:
+        """Zero the first moment of ``rows`` (re-initialised units; ``axis=1``: columns), give them the others' mean second moment."""
+        if self._m is not None:
+            m, v = (self._m, self._v) if axis == 0 else (self._m.T, self._v.T)
+            m[rows] = 0.0
+            v[rows] = _typical_rows(v, rows)
 
 
 OPTIMIZERS = {"gd": GradientDescent, "rmsprop": RMSProp, "adam": Adam}
@@ -242,14 +267,14 @@ def _checkpoint(A: np.ndarray, W: np.ndarray, eps: np.ndarray, Y: np.ndarray, X:
             float(np.mean(support)), float(np.mean(eps)), float(np.mean(np.linalg.norm(W, axis=1))))
 
 
-def _batches(model: _model.SparseCodingModel, steps: int, batch_size: int, train_size: int | None,
+def batches(model: _model.SparseCodingModel, steps: int, batch_size: int, data: Batch | None,
              rng: np.random.Generator) -> Iterator[Batch]:
-    """Yield ``steps`` batches: fresh draws, or mini-batches (or the whole) of a fixed training set."""
-    if train_size is None:
+    """Yield ``steps`` batches: fresh draws (``data`` None), or mini-batches (or the whole) of the fixed training set ``data``."""
+    if data is None:
         for _ in range(steps):
             yield draw_batch(model, batch_size, rng)
         return
-    data = draw_batch(model, train_size, rng)
+    train_size = data.size
     if batch_size >= train_size:
         for _ in range(steps):
             yield data
@@ -298,6 +323,26 @@ def run_loop(
     return np.array(marks), records, clock
 
 
+def _resample(W: np.ndarray, Y: np.ndarray, eps: np.ndarray, rule: Resample,
+              update: GradientDescent | RMSProp | Adam) -> np.ndarray:
+    """Re-initialise the silent and duplicate units of ``W`` on the probe signals ``Y`` (:mod:`lib.protocols`)."""
+    seen = protocols.activity(W, Y, eps)
+    silent = np.flatnonzero((seen.fired == 0) | (seen.fired < rule.rare * np.median(seen.fired)))
+    extra = np.array([], dtype=int) if rule.duplicates is None else protocols.duplicate_units(W, rule.duplicates, seen.fired * np.linalg.norm(W, axis=1))
+    redo = np.union1d(silent, extra)[: Y.shape[1]]
+    if redo.size == 0:
+        return W
+    update.reset(redo)
+    busy = np.array([], dtype=int)
+    if rule.split is not None:
+        order = np.argsort(-seen.fired, kind="stable")
+        busy = np.setdiff1d(order[seen.fired[order] > rule.split * np.median(seen.fired)], redo, assume_unique=True)
+        busy = order[np.isin(order, busy)][: redo.size]
+        update.reset(busy)
+        W = protocols.split_units(W, np.column_stack([busy, redo[: busy.size]]), seen)
+    return protocols.resample_units(W, redo[busy.size:], seen.residuals)
+
+
 def train(
     model: _model.SparseCodingModel,
     W0: np.ndarray,
@@ -311,9 +356,12 @@ def train(
     optimizer: str = "rmsprop",
     batch_size: int = 1024,
     train_size: int | None = None,
+    train_set: Batch | None = None,
     evaluate_every: int | None = None,
     eval_set: Batch | None = None,
     structured: bool = True,
+    resample: Resample | None = None,
+    row_norm: float | None = None,
     progress: bool = True,
 ) -> TrainingResult:
     r"""Run gradient descent on the autoencoder's exact gradient from ``W0`` (module docstring).
@@ -323,9 +371,11 @@ def train(
     model : lib.model.SparseCodingModel
         The generative model (:math:`A^*`, :math:`k`, value range).
     W0 : numpy.ndarray
-        Starting encoder, shape ``(h, n)``.
+        Starting encoder, shape ``(m, n)`` with ``m >= h`` units (``m > h``: a wider hidden layer,
+        :func:`lib.protocols.widen`; the metric matches ``h`` of its rows to the atoms).
     eps : float, numpy.ndarray or callable
-        Bias: a scalar, an ``(h,)`` vector, or a schedule ``t -> eps`` such as :class:`BiasRamp`.
+        Bias: a scalar, an ``(m,)`` vector, or a schedule ``t -> eps`` such as :class:`BiasRamp`
+        (start low so that units fire, then raise it towards the support-recovery regime).
     rng : numpy.random.Generator
         Source of the training samples (and of the held-out set when ``eval_set`` is None).
     steps : int
@@ -346,6 +396,9 @@ def train(
         ``None``: fresh samples at every step.  Otherwise a fixed training set of this size, cycled
         in shuffled mini-batches of ``batch_size`` (full-batch gradient descent when
         ``batch_size >= train_size``).
+    train_set : Batch or None
+        A given fixed training set, used instead of drawing ``train_size`` samples (nested sets
+        for a search over :math:`N`).
     evaluate_every : int or None
         Checkpoint period (default: 20 checkpoints over the run).
     eval_set : Batch or None
@@ -353,6 +406,12 @@ def train(
     structured : bool
         Compute the exact gradient by :func:`lib.estimators.structured_gradient` (fast); ``False`` calls
         :func:`lib.autoencoder.gradient` on the dense signals (same values, slower).
+    resample : lib.protocols.Resample or None
+        Re-initialise silent and duplicate units along the residuals of the worst-reconstructed
+        samples of a probe set drawn like the training batches (:mod:`lib.protocols`); ``None``: never.
+    row_norm : float or None
+        Keep every row at this length: the gradient's component along each row is removed before
+        the optimizer step and the rows are rescaled after it (``None``: no control).
     progress : bool
         Show a tqdm bar.
 
@@ -362,30 +421,51 @@ def train(
     """
     rng = check.generator(rng)
     A = model.A
-    W = check.matrix(W0, "W0", shape=(model.h, model.n)).copy()
+    W = check.matrix(W0, "W0", shape=(None, model.n)).copy()
+    units = check.integer(W.shape[0], "W0 rows", minimum=model.h)
     steps = check.integer(steps, "steps", minimum=1)
     batch_size = check.integer(batch_size, "batch_size", minimum=1)
     if train_size is not None:
         train_size = check.integer(train_size, "train_size", minimum=1)
     every = check.integer(evaluate_every or max(steps // 20, 1), "evaluate_every", minimum=1)
-    _bias_at(eps, 0, model.h)  # validate the bias (or the schedule's first value) up front
+    if resample is not None and not isinstance(resample, Resample):
+        raise TypeError(f"resample must be a lib.protocols.Resample or None, got {type(resample).__name__}")
+    if row_norm is not None:
+        row_norm = check.real(row_norm, "row_norm", minimum=0.0, strict_min=True)
+    _bias_at(eps, 0, units)  # validate the bias (or the schedule's first value) up front
     update = make_optimizer(optimizer, lr)
     hold = int(check.real(decay_from, "decay_from", minimum=0.0, maximum=1.0, strict_max=True) * steps)
     decay = 1.0 if lr_end is None else (check.real(lr_end, "lr_end", minimum=0.0, strict_min=True) / lr) ** (1 / max(steps - 1 - hold, 1))
     data = eval_set if eval_set is not None else draw_batch(model, 2048, rng)
     Y_eval, X_eval = data.Y, data.codes.T.toarray()
-    batches = _batches(model, steps, batch_size, train_size, rng)
+    if train_set is not None and not isinstance(train_set, Batch):
+        raise TypeError(f"train_set must be a lib.training.Batch or None, got {type(train_set).__name__}")
+    fixed = train_set if train_set is not None or train_size is None else draw_batch(model, train_size, rng)
+    stream = batches(model, steps, batch_size, fixed, rng)
+
+    def probe(size: int) -> Batch:
+        if fixed is None:
+            return draw_batch(model, size, rng)
+        return fixed.rows(rng.choice(fixed.size, min(size, fixed.size), replace=False))
 
     def step(t: int) -> None:
         nonlocal W
-        batch, e = next(batches), _bias_at(eps, t, model.h)
+        batch, e = next(stream), _bias_at(eps, t, units)
         update.lr = lr * decay ** max(t - hold, 0)
-        W = W - update(_batch_gradient(W, A, batch, e) if structured else autoencoder.gradient(W, batch.Y, e))
+        square = structured and W.shape[0] == model.h  # the structured estimator pairs units with atoms; a wider layer takes the dense formula
+        grad = _batch_gradient(W, A, batch, e) if square else autoencoder.gradient(W, batch.Y, e)
+        if row_norm is not None:  # a step on the sphere: drop the radial part before the optimizer sees it
+            grad -= W * (np.sum(grad * W, axis=1) / np.sum(W * W, axis=1))[:, None]
+        W = W - update(grad)
+        if row_norm is not None:
+            W *= row_norm / np.maximum(np.linalg.norm(W, axis=1, keepdims=True), 1e-12)
+        if resample is not None and resample.due(t, steps):
+            W = _resample(W, probe(resample.probe).Y, e, resample, update)
         if not np.all(np.isfinite(W)):
             raise FloatingPointError(f"training diverged at step {t} (W is not finite); lower lr (now {update.lr:g})")
 
     marks, records, clock = run_loop(
-        step, lambda t: _checkpoint(A, W, _bias_at(eps, t, model.h), Y_eval, X_eval), steps, every,
+        step, lambda t: _checkpoint(A, W, _bias_at(eps, t, units), Y_eval, X_eval), steps, every,
         f"{optimizer} training", progress,
     )
     columns = list(zip(*records))

@@ -1,0 +1,244 @@
+r"""Experiments of the chapter "Every atom from a random start, and how many samples it takes".
+
+Two sweeps of independent tasks, each a pure function of a seed and its parameters:
+
+* :func:`ablation_task`: one training run from a random start with one protocol of
+  :mod:`lib.protocols` (or none), for the tied autoencoder and for the TopK sparse autoencoder
+  with and without dead-latent revival; :func:`ablation_tasks` lists the grid.
+* :func:`min_samples_task`: the smallest fixed training-set size :math:`N` at which a method
+  recovers 99 % of the atoms (:math:`|\cos| > 0.99`), found by doubling :math:`N` then one
+  geometric bisection step; :func:`min_samples_tasks` lists the grid over :math:`h` and seeds, and
+  :func:`fit_exponent` fits :math:`N^* \propto h^b` with a confidence interval.
+
+:func:`run_tasks` is the one loop over tasks, through :mod:`lib.execution` (serial, or a Dask cluster).  Sizes come from ``lib.scale.sizes("random_starts")``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from lib import _validate as check
+from lib import autoencoder, baselines, execution, protocols, training
+from lib.experiments.training import ARORA_TARGET, DECAY_FROM, LR, LR_END, TOPK_LR, Tier, _one_blas_thread, norm_fixed_point, starts
+from lib.recovery import recovery
+
+__all__ = ["PROTOCOLS", "METHODS", "ablation_task", "ablation_tasks", "ablation_table", "min_samples_task",
+           "min_samples_tasks", "fit_exponent", "run_tasks"]
+
+WIDTH = 1.5  # hidden units per atom of the "wider layer" protocol
+SKLEARN_EPOCHS = 10  # at most this many passes of scikit-learn over a training set (its cost grows with passes × N)
+PROTOCOLS = ("none", "resample silent units", "resample + split", "wider 1.5h + prune", "row-norm control",
+             "bias ramp (low to ε)", "TopK", "TopK + revival")
+METHODS = ("tied ReLU AE", "Arora et al. 2015", "TopK + revival", "sklearn MBDL")
+
+
+def _resample(steps: int, **options: Any) -> protocols.Resample:
+    """The resampling schedule of the chapter: a check every ``steps / 20`` updates over the first 60 % of the run."""
+    return protocols.Resample(every=max(steps // 20, 1), until=0.6, **options)
+
+
+def _autoencoder_options(protocol: str, model: Any, W0: np.ndarray, eps: float, steps: int,
+                         rng: np.random.Generator) -> tuple[np.ndarray, Any, dict[str, Any]]:
+    """Start, bias and :func:`lib.training.train` options of an autoencoder protocol."""
+    if protocol == "none":
+        return W0, eps, {}
+    if protocol == "resample silent units":
+        return W0, eps, {"resample": _resample(steps, duplicates=None, rare=0.0, split=None)}
+    if protocol == "resample + split":
+        return W0, eps, {"resample": _resample(steps)}
+    if protocol == "wider 1.5h + prune":
+        extra = rng.standard_normal((int((WIDTH - 1) * model.h), model.n))
+        return protocols.widen(W0, extra / np.linalg.norm(extra, axis=1, keepdims=True)), eps, {}
+    if protocol == "row-norm control":
+        return W0, eps, {"row_norm": norm_fixed_point(model, eps)}
+    if protocol == "bias ramp (low to ε)":
+        return W0, training.BiasRamp(0.5 * eps, eps, max(steps // 2, 1)), {}
+    raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+
+
+@_one_blas_thread
+def ablation_task(seed: int, *, tier: Mapping[str, Any], protocol: str, steps: int, batch_size: int,
+                  eval_size: int) -> dict[str, Any]:
+    r"""Train from a random start with ``protocol`` on a fresh instance ``tier`` drawn from ``seed``.
+
+    Every protocol of one seed sees the same :math:`A^*`, start, held-out set and training batches.
+    The autoencoder uses RMSProp (rate held for half the run, then decayed) and the tier's bias;
+    TopK uses Adam.  The wider layer is pruned back to :math:`h` units on 4096 training samples
+    (:func:`lib.protocols.prune`).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the instance and the training stream.
+    tier : mapping
+        ``{"n", "h", "k", "eps"}`` (:class:`lib.experiments.training.Tier`).
+    protocol : str
+        One of :data:`PROTOCOLS`.
+    steps, batch_size, eval_size : int
+        Updates, samples per update, held-out samples.
+
+    Returns
+    -------
+    dict
+        ``tier, protocol, seed, frac99, mcc, dead, cpu_seconds`` and ``cosines``, the matched
+        :math:`|\cos|` of every atom.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    spec = Tier.of(tier)
+    rng = np.random.default_rng(check.integer(seed, "seed", minimum=0))
+    model = spec.model(rng)
+    W0 = starts(model, [], rng)["random"]
+    eval_set = training.draw_batch(model, check.integer(eval_size, "eval_size", minimum=1), rng)
+    data_rng = np.random.default_rng(int(rng.integers(2**63)))
+    if protocol.startswith("TopK"):
+        fit = baselines.topk_autoencoder(model, W0, data_rng, steps=steps, batch_size=batch_size, lr=TOPK_LR,
+                                         resample=_resample(steps) if "revival" in protocol else None, progress=False)
+        match, dead, cpu = fit.recovery, fit.dead, fit.cpu_seconds
+    else:
+        start, eps, options = _autoencoder_options(protocol, model, W0, spec.eps, steps, rng)
+        result = training.train(model, start, eps, data_rng, steps=steps, lr=LR, lr_end=LR_END, decay_from=DECAY_FROM,
+                                batch_size=batch_size, eval_set=eval_set, evaluate_every=steps, progress=False, **options)
+        W = result.W
+        if W.shape[0] > model.h:
+            W = protocols.prune(W, training.draw_batch(model, 4096, data_rng).Y, spec.eps, model.h)
+        match, cpu = recovery(model.A, W), result.cpu_seconds
+        dead = int(np.sum(~np.any(autoencoder.encode(W, eval_set.Y, spec.eps) > 0, axis=1)))
+    return {"tier": spec.name, "protocol": protocol, "seed": seed, "frac99": match.fraction(0.99), "mcc": match.mcc,
+            "dead": dead, "cpu_seconds": cpu, "cosines": match.cosines}
+
+
+def ablation_tasks(tiers: Sequence[Mapping[str, Any]], seeds: int, *, steps: int, batch_size: int, eval_size: int,
+                   protocols_: Sequence[str] = PROTOCOLS) -> list[dict[str, Any]]:
+    """The task list of the ablation: every tier × protocol × seed ``0..seeds-1`` (a tier's own ``"protocols"`` list replaces ``protocols_``)."""
+    return [{"seed": s, "tier": {k: v for k, v in t.items() if k != "protocols"}, "protocol": p, "steps": steps,
+             "batch_size": batch_size, "eval_size": eval_size}
+            for t in tiers for p in t.get("protocols", protocols_) for s in range(check.integer(seeds, "seeds", minimum=1))]
+
+
+def ablation_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Median and worst seed of the fraction above 0.99, median mean matched |cos|, dead units and CPU seconds, per tier and protocol."""
+    frame = pd.DataFrame(list(rows))
+    grouped = frame.groupby(["tier", "protocol"], sort=False)
+    return pd.DataFrame({
+        "fraction > 0.99 (median)": grouped["frac99"].median(),
+        "fraction > 0.99 (worst seed)": grouped["frac99"].min(),
+        "mean matched |cos| (median)": grouped["mcc"].median(),
+        "dead units (median)": grouped["dead"].median(),
+        "CPU s (median)": grouped["cpu_seconds"].median(),
+    })
+
+
+# --------------------------------------------------------------------------- sample complexity
+def _fit_on(method: str, model: Any, W0: np.ndarray, data: training.Batch, eps: float, steps: int, batch_size: int,
+            seed: int) -> tuple[float, float]:
+    """Fraction of atoms above 0.99 and CPU seconds of ``method`` trained on the fixed set ``data``."""
+    rng = np.random.default_rng(seed)
+    if method == "tied ReLU AE":
+        out = training.train(model, W0, eps, rng, steps=steps, lr=LR, lr_end=LR_END, decay_from=DECAY_FROM,
+                             batch_size=batch_size, train_set=data, evaluate_every=steps, progress=False,
+                             eval_set=data.rows(np.arange(min(data.size, 256))))
+        return out.recovery.fraction(0.99), out.cpu_seconds
+    if method == "Arora et al. 2015":
+        fit = baselines.arora_neural(model, W0, rng, steps=steps, batch_size=batch_size, data=data,
+                                     lr=baselines.arora_step_size(model, ARORA_TARGET), evaluate_every=steps, progress=False)
+    elif method == "TopK + revival":
+        fit = baselines.topk_autoencoder(model, W0, rng, steps=steps, batch_size=batch_size, lr=TOPK_LR, data=data,
+                                         resample=_resample(steps), evaluate_every=steps, progress=False)
+    elif method == "sklearn MBDL":
+        epochs = min(max(steps * batch_size // data.size, 1), SKLEARN_EPOCHS)  # as many passes as the others' updates see, capped
+        fit = baselines.sklearn_dictionary(data.Y, model.A, W0, seed=seed, epochs=epochs)
+    else:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    return fit.recovery.fraction(0.99), fit.cpu_seconds
+
+
+@_one_blas_thread
+def min_samples_task(seed: int, *, h: int, ratio: float, k: int, eps: float, method: str, delta: float, steps: int,
+                     batch_size: int, start_factor: float, max_factor: float) -> dict[str, Any]:
+    r"""The smallest training-set size :math:`N^*` at which ``method`` recovers 99 % of the atoms.
+
+    Instance: :math:`n = \mathrm{ratio}\cdot h`, supports of size ``k``, nonzeros U[1, 2]; start at
+    column distance ``delta`` (:func:`lib.model.perturb_columns`; ``None``-free: the search needs a
+    start every method reaches).  :math:`N` doubles from ``start_factor * h`` until the method
+    succeeds (``steps`` updates on mini-batches of the fixed set), then the geometric midpoint of the
+    last failure and the first success is tried, so :math:`N^*` is known to a factor
+    :math:`\sqrt2`.  Training sets are nested (the first :math:`N` samples of one stream), so a
+    larger :math:`N` only adds samples.  Returns ``nan`` when ``max_factor * h`` samples do not
+    suffice.
+
+    Returns
+    -------
+    dict
+        ``method, h, seed, N_star, cpu_seconds`` (CPU time of the run at :math:`N^*`).
+    """
+    h = check.integer(h, "h", minimum=4)
+    n = check.integer(int(round(check.real(ratio, "ratio", minimum=0.0, strict_min=True) * h)), "n", minimum=2)
+    rng = np.random.default_rng(check.integer(seed, "seed", minimum=0))
+    model = Tier(n, h, check.integer(k, "k", minimum=1), check.real(eps, "eps")).model(rng)
+    W0 = starts(model, [check.real(delta, "delta", minimum=0.0)], rng)[f"δ0={delta:g}"]
+    limit = int(check.real(max_factor, "max_factor", minimum=1.0) * h)
+    pool = training.draw_batch(model, limit, rng)
+
+    def attempt(N: int) -> tuple[bool, float]:
+        frac, cpu = _fit_on(method, model, W0, pool.rows(np.arange(N)), eps, steps, batch_size, seed)
+        return frac >= 0.99, cpu
+
+    N, last_fail = int(check.real(start_factor, "start_factor", minimum=0.0, strict_min=True) * h), None
+    while N <= limit:
+        ok, cpu = attempt(N)
+        if ok:
+            if last_fail is not None:
+                mid = int(round(np.sqrt(N * last_fail)))
+                if mid not in (N, last_fail):
+                    ok_mid, cpu_mid = attempt(mid)
+                    if ok_mid:
+                        N, cpu = mid, cpu_mid
+            return {"method": method, "h": h, "seed": seed, "N_star": float(N), "cpu_seconds": cpu}
+        last_fail, N = N, 2 * N
+    return {"method": method, "h": h, "seed": seed, "N_star": float("nan"), "cpu_seconds": float("nan")}
+
+
+def min_samples_tasks(h_values: Sequence[int], seeds: int, methods: Sequence[str] = METHODS,
+                      **params: Any) -> list[dict[str, Any]]:
+    """The task list of the sample-complexity sweep: every method × ``h`` × seed, with the shared ``params``."""
+    return [{"seed": s, "h": int(h), "method": m, **params}
+            for m in methods for h in h_values for s in range(check.integer(seeds, "seeds", minimum=1))]
+
+
+def fit_exponent(h: np.ndarray, N: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    r"""Least-squares slope :math:`b` of :math:`\log N^* = a + b\log h` over all (h, seed) points, with a ``level`` t-interval.
+
+    Returns
+    -------
+    tuple of float
+        ``(b, low, high)``; ``nan`` when fewer than three finite points or fewer than two distinct ``h``.
+    """
+    h, N = np.asarray(h, dtype=float), np.asarray(N, dtype=float)
+    keep = np.isfinite(N) & (N > 0)
+    if keep.sum() < 3 or np.unique(h[keep]).size < 2:
+        return float("nan"), float("nan"), float("nan")
+    fit = stats.linregress(np.log(h[keep]), np.log(N[keep]))
+    half = stats.t.ppf(0.5 + check.real(level, "level", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True) / 2,
+                       keep.sum() - 2) * fit.stderr
+    return float(fit.slope), float(fit.slope - half), float(fit.slope + half)
+
+
+def _own_stream(task: Callable[..., dict[str, Any]], rng: np.random.Generator, **params: Any) -> dict[str, Any]:
+    """Call ``task(**params)``: its ``seed`` parameter, part of the task's identity, fixes its random stream."""
+    return task(**params)
+
+
+def run_tasks(task: Callable[..., dict[str, Any]], tasks: Sequence[Mapping[str, Any]], *, desc: str) -> list[dict[str, Any]]:
+    """Run ``task(**params)`` for every parameter dict of ``tasks`` through :func:`lib.execution.map_tasks`; results in task order.
+
+    The tasks draw from their own ``seed`` rather than from the stream :mod:`lib.execution` derives,
+    so that every protocol (or method) of one seed sees the same instance: a paired comparison.
+    The numbers are the same on every backend either way.
+    """
+    return execution.map_tasks(functools.partial(_own_stream, task), list(tasks), seed=0, name=desc)
