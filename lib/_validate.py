@@ -215,11 +215,11 @@ def flag(value: object, name: str) -> bool:
     return bool(value)
 
 
-def text(value: object, name: str) -> str:
-    """A non-empty string."""
+def text(value: object, name: str, *, allow_empty: bool = False) -> str:
+    """A string, non-empty unless ``allow_empty``."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, got {type(value).__name__}")
-    if not value.strip():
+    if not allow_empty and not value.strip():
         raise ValueError(f"{name} must not be empty")
     return value
 

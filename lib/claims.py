@@ -26,8 +26,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
+from lib import _validate as check
 from lib import scale as _scale
 
 __all__ = ["Claim", "SOURCES", "SOURCE_LABELS", "STATUSES", "STATUS_LABELS", "counts", "load", "markdown_cell",
@@ -98,20 +97,6 @@ def results_dir() -> Path:
     return Path(root) if root else Path(__file__).resolve().parents[1] / "results"
 
 
-def _text(name: str, value: object, *, required: bool = True) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-    if required and not value.strip():
-        raise ValueError(f"{name} must be a non-empty string")
-    return value
-
-
-def _flag(name: str, value: object) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool (True or False), got {type(value).__name__} {value!r}")
-    return bool(value)
-
-
 def record(
     claim_id: str, claim: str, *, source: str, criterion: str, measured: str, held: bool,
     chapter: str, label: str, paper: str = "", asymptotic: bool = False, explanation: str = "",
@@ -126,18 +111,18 @@ def record(
         If ``claim_id`` is malformed, ``source`` is not one of :data:`SOURCES`, or a required text
         field (``claim``, ``criterion``, ``measured``, ``chapter``, ``label``) is empty.
     """
-    _text("claim_id", claim_id)
+    check.text(claim_id, "claim_id")
     if not _ID.match(claim_id):
         raise ValueError(f"claim_id must match {_ID.pattern}, got {claim_id!r}")
-    _text("source", source)
+    check.text(source, "source")
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
     for name, value in (("claim", claim), ("criterion", criterion), ("measured", measured), ("chapter", chapter), ("label", label)):
-        _text(name, value)
+        check.text(value, name)
     for name, value in (("paper", paper), ("explanation", explanation)):
-        _text(name, value, required=False)
-    entry = Claim(claim_id, claim, source, criterion, measured, paper, _flag("held", held),
-                  _flag("asymptotic", asymptotic), chapter, label, _scale.current().name, explanation)
+        check.text(value, name, allow_empty=True)
+    entry = Claim(claim_id, claim, source, criterion, measured, paper, check.flag(held, "held"),
+                  check.flag(asymptotic, "asymptotic"), chapter, label, _scale.current().name, explanation)
     folder = results_dir() / "claims"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{claim_id}.json").write_text(json.dumps(asdict(entry), indent=1))
@@ -169,7 +154,7 @@ def markdown_cell(text: str) -> str:
     >>> markdown_cell("W = A*ᵀ, $|x_i^*| \\le 1$")
     'W = A\\*ᵀ, $\\|x_i^*\\| \\le 1$'
     """
-    text = _text("text", text, required=False).replace("\n", " ").strip()
+    text = check.text(text, "text", allow_empty=True).replace("\n", " ").strip()
     if not text:
         return "—"
     parts = _MATH.split(text)
