@@ -7,6 +7,8 @@ Examples
 ``python -m lib table1 --scale large --workers 2 --checkpoint ckpt --out table1.parquet``
     The same at ``large`` on a local Dask cluster of two worker processes; rerunning after an
     interruption resumes from the finished cells in ``ckpt/``.
+``python -m lib fixed-coherence --scale paper --out fixed.csv``
+    Table 1 on Kerdock frames at a fixed coherence (mu = 1, h = 4n), the data of chapter 4b.
 ``python -m lib landscape --h 1024 --p 0.01 --out landscape.csv``
     Loss, average gradient norm and active units along ``t -> A* + t Delta`` (Figures 1-6).
 
@@ -45,7 +47,7 @@ import lib
 from lib import _validate as check
 from lib import execution
 from lib import scale as scales
-from lib.experiments import simulations
+from lib.experiments import coherence, simulations
 
 __all__ = ["UsageError", "build_parser", "main"]
 
@@ -125,7 +127,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
                        help="c in eps = c * 2 m1 h^p (delta + coherence)")
     group.add_argument("--low", type=_number(float), default=DEFAULTS.low, help="smallest nonzero value")
     group.add_argument("--high", type=_number(float), default=DEFAULTS.high, help="largest nonzero value")
-    group.add_argument("--rounding", choices=("round", "floor", "ceil"), default=DEFAULTS.rounding,
+    group.add_argument("--rounding", choices=("round", "floor", "ceil", "smooth"), default=DEFAULTS.rounding,
                        help="how h^p becomes the support size")
     parser.add_argument("--seed", type=_number(int, minimum=0), default=2018,
                         help="seed of numpy.random.default_rng (>= 0)")
@@ -159,6 +161,17 @@ def _table1(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     frame = simulations.table1_frame(cells)
     frame["point_values"] = frame["point_values"].map(lambda values: " ".join(f"{v:.6g}" for v in values))
     return frame, {"scale": args.scale, "points": points, **asdict(_settings(args))}
+
+
+def _fixed_coherence(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
+    sizes = scales.sizes("coherence", args.scale)
+    draws = sizes["draws"] if args.draws is None else args.draws
+    h_values = sizes["h_values"] if args.family != "gaussian" else sizes["gaussian_h"]
+    frame = coherence.table(_settings(args), args.family, h_values, p_values=sizes["p_values"], draws=draws,
+                            points=sizes["points"], batches=sizes["batches"], pilot_per_unit=sizes["pilot_per_unit"],
+                            max_samples=sizes["max_samples"], seed=args.seed)
+    frame["point_values"] = frame["point_values"].map(lambda values: " ".join(f"{v:.6g}" for v in values))
+    return frame, {"scale": args.scale, "family": args.family, "draws": draws, **asdict(_settings(args))}
 
 
 def _landscape_memory(h: int, n: int, k: int, samples: int, steps: int) -> float:
@@ -230,9 +243,9 @@ def _write(frame: pd.DataFrame, path: str, provenance: dict) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``python -m lib`` parser with the subcommands ``table1`` and ``landscape``."""
+    """The ``python -m lib`` parser with the subcommands ``table1``, ``fixed-coherence`` and ``landscape``."""
     parser = _Parser(prog=PROG, description="Regenerate the data of the book's simulation chapter (paper Sec. 6).")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{table1,landscape}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{table1,fixed-coherence,landscape}")
     table = commands.add_parser("table1", help="Table 1: average gradient norm near A* for every (h, p)")
     table.add_argument("--scale", choices=scales.SCALES, default=None,
                        help=f"sizes to use (default: {scales.ENV_VAR} if set, else {scales.DEFAULT_SCALE})")
@@ -240,6 +253,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="random points per cell (default: the scale's)")
     _common(table)
     table.set_defaults(run=_table1)
+    fixed = commands.add_parser("fixed-coherence",
+                                help="Table 1 on dictionaries at a fixed coherence (mu = 1, h = 4n), chapter 4b")
+    fixed.add_argument("--scale", choices=scales.SCALES, default=None,
+                       help=f"sizes to use (default: {scales.ENV_VAR} if set, else {scales.DEFAULT_SCALE})")
+    fixed.add_argument("--family", choices=coherence.FAMILIES, default="kerdock",
+                       help="dictionary family (kerdock: real mutually unbiased bases, coherence exactly 1/sqrt(n))")
+    fixed.add_argument("--draws", type=_number(int, minimum=1), default=None,
+                       help="independent dictionaries per h (default: the scale's)")
+    _common(fixed)
+    fixed.set_defaults(run=_fixed_coherence)
     line = commands.add_parser("landscape", help="loss and gradient norm along t -> A* + t Delta (Figures 1-6)")
     line.add_argument("--h", type=_number(int, minimum=2), required=True, help="hidden units (and atoms)")
     line.add_argument("--p", type=_number(float, minimum=0, strict=True), required=True,
@@ -258,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> None:
     """Validate what argparse cannot, choose the backend, compute, and write the result atomically."""
-    if args.command == "table1" and args.scale is None:
+    if args.command in ("table1", "fixed-coherence") and args.scale is None:
         args.scale = _default_scale()
     _settings(args)  # the settings' ranges and consistency (high > low), before anything runs
     if args.scheduler is not None and not args.scheduler.strip():

@@ -57,6 +57,17 @@ def test_table1_writes_parquet_with_metadata_and_scale_from_environment(tmp_path
     assert "Table 1" in result.stderr  # the progress bar
 
 
+def test_fixed_coherence_writes_the_chapter_table(tmp_path):
+    out = tmp_path / "fixed.csv"
+    result = run("fixed-coherence", "--draws", "1", "--out", str(out), env={"BOOK_SCALE": "smoke"})
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(out, comment="#")
+    assert len(frame) == 8  # smoke: 2 values of h times the 4 values of p, one dictionary each
+    assert set(frame["family"]) == {"kerdock"} and sorted(set(frame["h"])) == [256, 1024]
+    header = provenance(out)
+    assert header["command"] == "fixed-coherence" and header["family"] == "kerdock" and header["draws"] == "1"
+
+
 def test_help():
     result = run("--help")
     assert result.returncode == 0 and "table1" in result.stdout and "landscape" in result.stdout

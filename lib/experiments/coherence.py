@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from lib import _validate as check
-from lib import dictionaries, estimators, model
+from lib import dictionaries, estimators, execution, model
 from lib.experiments import simulations as sim
 from lib.theory import criticality as theory
 from lib.theory import support as support_theory
@@ -34,6 +34,7 @@ __all__ = [
     "points_on",
     "table_task",
     "recovery_task",
+    "table",
     "Slope",
     "fit_slopes",
     "xi_exact",
@@ -84,6 +85,26 @@ def table_task(rng: np.random.Generator, *, h: int, p_values: Sequence[float], s
         row.update(family=family, draw=draw, rounding=settings.rounding, point_values=list(cell.point_values))
         rows.append(row)
     return rows
+
+
+def table(settings: sim.Settings, family: str, h_values: Sequence[int], *, p_values: Sequence[float], draws: int,
+          points: int, batches: int, pilot_per_unit: int, max_samples: int, seed: int) -> pd.DataFrame:
+    """Table 1 on ``draws`` independent dictionaries of ``family`` at every ``h``: one row per (h, draw, p).
+
+    Every (h, draw) pair is one :func:`table_task`, run through :func:`lib.execution.map_tasks`
+    (serial, or Dask when configured; identical numbers either way).  The other parameters are those of
+    :func:`lib.experiments.simulations.measure_cell`.
+    """
+    check.of_type(settings, "settings", sim.Settings)
+    family = check.choice(family, "family", FAMILIES)
+    h_values = check.integer_sequence(h_values, "h_values", minimum=4)
+    draws = check.integer(draws, "draws", minimum=1)
+    tasks = [dict(h=h, p_values=list(p_values), settings=asdict(settings), points=points, batches=batches,
+                  pilot_per_unit=pilot_per_unit, max_samples=max_samples, family=family, draw=d)
+             for h in h_values for d in range(draws)]
+    rows = execution.map_tasks(table_task, tasks, seed=seed,
+                               name=f"Table 1 at fixed coherence ({family}, {settings.rounding})")
+    return pd.DataFrame([row for cell_rows in rows for row in cell_rows])
 
 
 def recovery_task(rng: np.random.Generator, *, h: int, p: float, nu: float, settings: dict, samples: int) -> dict:
