@@ -129,7 +129,7 @@ def test_split_is_seeded_disjoint_and_sized(digits):
         ({"digits": ()}, ValueError, "digits"),
         ({"digits": (3, 3)}, ValueError, "digits"),
         ({"digits": 3}, TypeError, "digits"),
-        ({"digits": (3.5,)}, TypeError, "digits"),
+        ({"digits": (3.5,)}, ValueError, "digits"),
         ({"digits": (3,), "source": "internet"}, ValueError, "source"),
         ({"digits": (3,), "timeout": 0.0}, ValueError, "timeout"),
     ],
