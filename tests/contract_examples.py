@@ -77,8 +77,8 @@ RESULT_TYPES = {
 }
 
 # Modules whose examples are still being written (issue 12 goes module by module).
-PENDING_MODULES = ("lib.experiments.hessian", "lib.estimators", "lib.training", "lib.baselines", "lib.experiments.training",
-                   "lib.mnist", "lib.experiments.mnist", "lib.experiments.simulations", "lib.protocols",
+PENDING_MODULES = ("lib.experiments.hessian", "lib.estimators", "lib.experiments.training",
+                   "lib.mnist", "lib.experiments.mnist", "lib.experiments.simulations",
                    "lib.experiments.random_starts",
                    # merged after the contract test; their owners add examples (issue 12)
                    "lib.dictionaries", "lib.experiments.coherence")
@@ -550,3 +550,111 @@ def _(): return {"flag": True}
 def _():
     import pandas as pd
     return {"frame": pd.DataFrame({"x": ["1.0"]}), "wide": False, "index": True, "caption": "a caption"}
+
+
+# ---- lib.training, lib.protocols, lib.baselines, lib.experiments.training, lib.experiments.random_starts,
+# ---- lib.mnist, lib.experiments.mnist ---------------------------------------------------------------
+
+import lib.protocols  # noqa: E402
+import lib.training  # noqa: E402
+
+RESULT_TYPES.add("lib.protocols.Activity")  # returned by lib.protocols.activity, then passed back as is
+
+
+@functools.cache
+def _tiny_model() -> lib.model.SparseCodingModel:
+    return lib.model.SparseCodingModel(instance()["A"], 0.3)
+
+
+@functools.cache
+def _tiny_batch() -> lib.training.Batch:
+    return lib.training.draw_batch(_tiny_model(), 6, rng())
+
+
+def _stepped(optimizer: object) -> object:
+    """An optimizer that has taken one step on a (16, 8) gradient (its state has that shape)."""
+    optimizer(np.ones((16, 8)))
+    return optimizer
+
+
+_ROWS_ALLOW = {"rows": ["wrong_shape", "empty_array"],  # any set of rows, even none
+               "axis": ["zero"]}  # axis 0: rows
+_GRAD_ALLOW = {"grad": ["nonfinite_entry"]}  # passed through: train reports the divergence with its step
+_LT = "lib.training."
+example(_LT + "GradientDescent")(lambda: {"lr": 0.1})
+example(_LT + "RMSProp")(lambda: {"lr": 0.1, "rho": 0.9, "tiny": 1e-8})
+example(_LT + "Adam")(lambda: {"lr": 0.1, "beta1": 0.9, "beta2": 0.999, "tiny": 1e-8})
+for _name in ("GradientDescent", "RMSProp", "Adam"):
+    _cls = getattr(lib.training, _name)
+    _free = ["wrong_shape"] if _name == "GradientDescent" else []  # no state: any shape
+    example(f"{_LT}{_name}.__call__", allow={"grad": _GRAD_ALLOW["grad"] + _free})(
+        functools.cache(lambda cls=_cls: {"self": _stepped(cls(0.1)), "grad": np.ones((16, 8))}))
+    example(f"{_LT}{_name}.reset", allow=_ROWS_ALLOW)(
+        functools.cache(lambda cls=_cls: {"self": _stepped(cls(0.1)), "rows": np.array([0, 1]), "axis": 0}))
+example(_LT + "make_optimizer", names={"name": "optimizer"})(lambda: {"name": "adam", "lr": 0.1})
+example(_LT + "BiasRamp", allow={"steps": ["huge"]})(  # a very slow ramp
+    lambda: {"start": 0.1, "end": 0.5, "steps": 10})
+example(_LT + "BiasRamp.__call__", allow={"t": ["zero", "huge"]})(  # any step; the ramp ends at `end`
+    lambda: {"self": lib.training.BiasRamp(0.1, 0.5, 10), "t": 3})
+example(_LT + "Batch")(
+    lambda: {"codes": _tiny_batch().codes, "signals": _tiny_batch().signals})
+example(_LT + "Batch.rows", allow={"index": ["wrong_shape", "empty_array"]})(  # any set of samples
+    lambda: {"self": _tiny_batch(), "index": np.array([0, 2])})
+example(_LT + "draw_batch")(lambda: {"model": _tiny_model(), "N": 4, "rng": rng()})
+example(_LT + "batches")(lambda: {"model": _tiny_model(), "steps": 2, "batch_size": 4, "data": None, "rng": rng()})
+example(_LT + "run_loop", allow={"desc": ["unknown_string"]})(  # free text
+    lambda: {"step": lambda t: None, "evaluate": lambda t: t, "steps": 3, "every": 2, "desc": "loop", "progress": False})
+example(_LT + "train", allow={"evaluate_every": ["zero", "huge"]})(  # 0 (like None): the default; more than steps: ends only
+    lambda: {"model": _tiny_model(), "W0": instance()["W"], "eps": 0.1, "rng": rng(), "steps": 2, "lr": 0.01,
+             "lr_end": 0.001, "decay_from": 0.5, "optimizer": "rmsprop", "batch_size": 4, "train_size": 8,
+             "evaluate_every": 1, "structured": True, "row_norm": 1.0, "progress": False})
+
+_LP = "lib.protocols."
+example(_LP + "Resample", allow={"every": ["huge"],  # a check every 10^12 steps: never
+                                  "duplicates": ["none"], "split": ["none"]})(  # None: that check is off
+    lambda: {"every": 5, "until": 0.6, "probe": 64, "duplicates": 0.9, "rare": 0.25, "split": 1.5})
+example(_LP + "Resample.due", allow={"t": ["zero", "huge"], "steps": ["huge"]})(
+    lambda: {"self": lib.protocols.Resample(), "t": 49, "steps": 100})
+example(_LP + "activity", allow=_W_FREE)(lambda: _WY(eps=0.5))
+example(_LP + "duplicate_units")(
+    lambda: {"W": instance()["W"], "threshold": 0.9, "weight": np.linalg.norm(instance()["W"], axis=1)})
+example(_LP + "resample_units", allow={**_W_FREE, "units": ["wrong_shape", "empty_array"],  # any rows, even none
+                                       "residuals": ["wrong_shape"]})(  # fewer probe samples
+    lambda: {"W": instance()["W"], "units": np.array([0, 1]), "residuals": np.ones((5, 8))})
+example(_LP + "split_units", allow={"pairs": ["wrong_shape", "empty_array"]})(  # any pairs, even none
+    lambda: {"W": instance()["W"], "pairs": np.array([[0, 1], [2, 3]]),
+             "seen": lib.protocols.activity(instance()["W"], instance()["Y"], 0.1)})
+example(_LP + "widen", allow={"W0": ["wrong_shape"], "extra": ["wrong_shape"]})(  # fewer rows: a smaller start
+    lambda: {"W0": instance()["W"], "extra": instance()["W"][:3]})
+example(_LP + "prune", allow=_W_FREE)(  # fewer units, still at least h
+    lambda: {"W": instance()["W"], "Y": instance()["Y"], "eps": 0.1, "h": 12, "duplicates": 0.9})
+
+import lib.baselines  # noqa: E402
+
+_LB = "lib.baselines."
+_FIT_ALLOW = {"evaluate_every": ["zero", "huge"]}  # 0 (like None): the default; more than steps: ends only
+example(_LB + "sklearn_dictionary", allow={"W0": ["none"],  # None: scikit-learn's SVD start
+                                           "seed": ["zero"],  # any seed
+                                           "batch_size": ["huge"]})(  # scikit-learn caps it by the sample count
+    lambda: {"Y": instance()["Y"], "A": instance()["A"], "W0": instance()["W"], "seed": 0, "alpha": 0.2,
+             "batch_size": 8, "epochs": 1})
+example(_LB + "arora_step_size")(lambda: {"model": _tiny_model(), "target": 0.01})
+example(_LB + "arora_neural", allow=_FIT_ALLOW)(
+    lambda: {"model": _tiny_model(), "W0": instance()["W"], "rng": rng(), "steps": 2, "batch_size": 4, "lr": 0.01,
+             "threshold": 0.5, "evaluate_every": 1, "progress": False})
+example(_LB + "topk_autoencoder", allow=_FIT_ALLOW)(
+    lambda: {"model": _tiny_model(), "W0": instance()["W"], "rng": rng(), "steps": 2, "batch_size": 4, "lr": 0.01,
+             "k": 2, "evaluate_every": 1, "resample": lib.protocols.Resample(every=1, probe=8), "progress": False})
+
+
+@functools.cache
+def _topk() -> lib.baselines.TopKAutoencoder:
+    return lib.baselines.TopKAutoencoder.start(instance()["W"], 2, np.zeros(8))
+
+
+example(_LB + "TopKAutoencoder")(lambda: {"W_enc": _topk().W_enc, "b_enc": _topk().b_enc, "W_dec": _topk().W_dec,
+                                          "b_pre": _topk().b_pre, "k": 2})
+example(_LB + "TopKAutoencoder.start", allow={"W0": ["wrong_shape"]})(  # fewer latents
+    lambda: {"self": lib.baselines.TopKAutoencoder, "W0": instance()["W"], "k": 2, "b_pre": np.zeros(8)})
+for _name in ("encode", "loss_and_gradients"):
+    example(f"{_LB}TopKAutoencoder.{_name}")(lambda: {"self": _topk(), "A": instance()["A"], "batch": _tiny_batch()})
