@@ -77,7 +77,7 @@ RESULT_TYPES = {
 }
 
 # Modules whose examples are still being written (issue 12 goes module by module).
-PENDING_MODULES = ("lib.experiments.hessian", "lib.estimators", "lib.experiments.training",
+PENDING_MODULES = ("lib.experiments.hessian", "lib.estimators",
                    "lib.mnist", "lib.experiments.mnist", "lib.experiments.simulations",
                    "lib.experiments.random_starts",
                    # merged after the contract test; their owners add examples (issue 12)
@@ -658,3 +658,51 @@ example(_LB + "TopKAutoencoder.start", allow={"W0": ["wrong_shape"]})(  # fewer 
     lambda: {"self": lib.baselines.TopKAutoencoder, "W0": instance()["W"], "k": 2, "b_pre": np.zeros(8)})
 for _name in ("encode", "loss_and_gradients"):
     example(f"{_LB}TopKAutoencoder.{_name}")(lambda: {"self": _topk(), "A": instance()["A"], "batch": _tiny_batch()})
+
+import lib.experiments.training  # noqa: E402
+
+_ET = "lib.experiments.training."
+
+
+@functools.cache
+def _tier() -> lib.experiments.training.Tier:
+    return lib.experiments.training.Tier(8, 16, 2, 0.5)
+
+
+_RUN = {"batch_size": 4, "eval_size": 8, "lr": 0.005, "lr_end": 0.001, "decay_from": 0.5}
+_RUN_ALLOW = {"delta": ["zero"]}  # the start A*ᵀ itself
+
+
+@functools.cache
+def _comparison() -> lib.experiments.training.Comparison:
+    return lib.experiments.training.compare(**_compare_kwargs())
+
+
+def _compare_kwargs() -> dict:
+    return {"tier": _tier(), "rng": rng(), "seeds": 1, "deltas": [0.1], "steps_near": 2, "steps_random": 2,
+            "sklearn_samples": 16, "sklearn_epochs": 1, "arora_target": 0.03, "topk_lr": 0.003, "progress": False, **_RUN}
+
+
+example(_ET + "Tier", allow={"h": ["huge"]})(lambda: {"n": 8, "h": 16, "k": 2, "eps": 0.5})  # a size, nothing allocated
+example(_ET + "Tier.of")(lambda: {"self": lib.experiments.training.Tier, "spec": {"n": 8, "h": 16, "k": 2, "eps": 0.5}})
+example(_ET + "Tier.model")(lambda: {"self": _tier(), "rng": rng()})
+example(_ET + "init_name", allow={"delta": ["none"]})(lambda: {"delta": 0.3})  # None: the random start
+example(_ET + "starts", allow={"deltas": ["empty_sequence"]})(  # no δ0: the random start only
+    lambda: {"model": _tiny_model(), "deltas": [0.1, 0.3], "rng": rng()})
+example(_ET + "theory_bias", allow=_RUN_ALLOW)(lambda: {"model": _tiny_model(), "delta": 0.1})
+example(_ET + "norm_fixed_point")(lambda: {"model": _tiny_model(), "eps": 0.5})
+example(_ET + "Run.of", allow={"tier": ["unknown_string"], "method": ["unknown_string"], "init": ["unknown_string"],  # labels
+                               "seed": ["zero", "huge"]})(
+    lambda: {"self": lib.experiments.training.Run, "tier": "8×16", "method": "AE", "init": "random", "seed": 0,
+             "fit": lib.training.train(_tiny_model(), instance()["W"], 0.5, rng(), steps=1, progress=False)})
+example(_ET + "compare")(_compare_kwargs)
+example(_ET + "results_table")(lambda: {"comparisons": [_comparison()]})
+example(_ET + "format_table", allow={"digits": ["empty_mapping"]})(  # no override: the defaults
+    lambda: {"table": lib.experiments.training.results_table([_comparison()]), "digits": {"mcc": 3}})
+example(_ET + "far_start", allow=_RUN_ALLOW)(lambda: {"tier": _tier(), "rng": rng(), "delta": 0.5, "steps": 2, **_RUN})
+example(_ET + "bias_sweep", allow=_RUN_ALLOW)(
+    lambda: {"tier": _tier(), "rng": rng(), "eps_values": [0.5], "ramp": [0.3, 0.5], "delta": 0.1, "steps_near": 2,
+             "steps_random": 2, "progress": False, **_RUN})
+example(_ET + "sample_sweep", allow=_RUN_ALLOW)(
+    lambda: {"tier": _tier(), "rng": rng(), "sizes": [8, 16], "delta": 0.1, "steps": 2, "gd_lr": 1.0, "progress": False,
+             **_RUN})
