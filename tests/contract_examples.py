@@ -79,7 +79,6 @@ RESULT_TYPES = {
 # Modules whose examples are still being written (issue 12 goes module by module).
 PENDING_MODULES = ("lib.experiments.hessian", "lib.estimators",
                    "lib.mnist", "lib.experiments.mnist", "lib.experiments.simulations",
-                   "lib.experiments.random_starts",
                    # merged after the contract test; their owners add examples (issue 12)
                    "lib.dictionaries", "lib.experiments.coherence")
 
@@ -706,3 +705,33 @@ example(_ET + "bias_sweep", allow=_RUN_ALLOW)(
 example(_ET + "sample_sweep", allow=_RUN_ALLOW)(
     lambda: {"tier": _tier(), "rng": rng(), "sizes": [8, 16], "delta": 0.1, "steps": 2, "gd_lr": 1.0, "progress": False,
              **_RUN})
+
+import lib.experiments.random_starts  # noqa: E402
+
+_ER = "lib.experiments.random_starts."
+_TIER_SPEC = {"n": 8, "h": 16, "k": 2, "eps": 0.5}
+
+
+def _seed_task(seed: int) -> dict:
+    """A task of the run_tasks example."""
+    return {"seed": seed}
+
+
+example(_ER + "ablation_task", allow={"seed": ["zero", "huge"]})(  # any seed
+    lambda: {"seed": 0, "tier": _TIER_SPEC, "protocol": "resample + split", "steps": 2, "batch_size": 4, "eval_size": 8})
+example(_ER + "ablation_tasks", allow={"batch_size": ["huge"], "eval_size": ["huge"]})(  # only listed, nothing run
+    lambda: {"tiers": [_TIER_SPEC], "seeds": 2, "steps": 2, "batch_size": 4, "eval_size": 8,
+             "protocols_": ("none", "TopK")})
+example(_ER + "ablation_table")(lambda: {"rows": [
+    {"tier": "8×16", "protocol": "none", "seed": 0, "frac99": 0.5, "mcc": 0.9, "dead": 1, "cpu_seconds": 0.1}]})
+example(_ER + "min_samples_task", allow={"seed": ["zero", "huge"],  # any seed
+                                         "delta": ["zero"],  # the start A*ᵀ
+                                         "batch_size": ["huge"]})(  # the whole training set per step
+    lambda: {"seed": 0, "h": 16, "ratio": 0.5, "k": 2, "eps": 0.5, "method": "tied ReLU AE", "delta": 0.1, "steps": 2,
+             "batch_size": 8, "start_factor": 1.0, "max_factor": 2.0})
+example(_ER + "min_samples_tasks", allow={"h_values": ["huge_entry"]})(  # only listed, nothing run
+    lambda: {"h_values": [16, 32], "seeds": 2, "methods": ("tied ReLU AE",)})
+example(_ER + "fit_exponent", allow={"N": ["nonfinite_entry"]})(  # nan: N* not found
+    lambda: {"h": np.array([64.0, 128.0, 256.0]), "N": np.array([100.0, 210.0, 390.0]), "level": 0.95})
+example(_ER + "run_tasks", allow={"desc": ["unknown_string"]})(  # free text
+    lambda: {"task": _seed_task, "tasks": [{"seed": 0}, {"seed": 1}], "desc": "contract"})
