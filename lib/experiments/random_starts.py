@@ -221,7 +221,8 @@ def min_samples_task(seed: int, *, h: int, ratio: float, k: int, eps: float, met
     n = check.integer(int(round(ratio * h)), "ratio * h", minimum=2, maximum=h - 1)
     check.loop_count(steps, "steps")
     check.integer(batch_size, "batch_size", minimum=1)
-    check.allocation("h, max_factor", 8.0 * check.real(max_factor, "max_factor", minimum=1.0) * h * (2 * h + n))
+    k = check.integer(k, "k", minimum=1, maximum=h // 2)
+    check.allocation("h, max_factor", 8.0 * check.real(max_factor, "max_factor", minimum=1.0) * h * (2 * k + n))  # the pool
     rng = np.random.default_rng(check.integer(seed, "seed", minimum=0))
     model = Tier(n, h, check.integer(k, "k", minimum=1), check.real(eps, "eps")).model(rng)
     W0 = starts(model, [check.real(delta, "delta", minimum=0.0)], rng)[f"δ0={delta:g}"]
