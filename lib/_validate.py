@@ -41,6 +41,7 @@ __all__ = [
     "real_sequence",
     "integer_sequence",
     "codes",
+    "indices",
     "allocation",
     "memory_limit",
     "instance",
@@ -263,6 +264,33 @@ def codes(support: object, values: object, h: int) -> tuple[np.ndarray, np.ndarr
         raise ValueError("support must not repeat an index within a row (a code has k distinct nonzeros)")
     values = matrix(values, "values", shape=support.shape)
     return support, values
+
+
+def indices(value: object, name: str, size: int | None = None, *, ndim: int = 1, columns: int | None = None,
+            empty: bool = True) -> np.ndarray:
+    """An integer array of indices into an axis of length ``size`` (``None``: any non-negative index), of dimension ``ndim``.
+
+    ``columns`` fixes the length of the last axis of a 2-d array (``(P, 2)`` pairs); ``empty`` allows
+    a zero-size array (an empty list is read as an empty integer array).
+    """
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be an integer array of indices, got {type(value).__name__}")
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nested sequences
+        raise TypeError(f"{name} must be an integer array of indices ({exc})") from exc
+    if array.size == 0 and array.dtype.kind == "f":
+        array = array.astype(np.int64)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array of indices, got dtype {array.dtype}")
+    if array.ndim != ndim or (columns is not None and array.shape[-1] != columns):
+        wanted = f"shape (any, {columns})" if columns is not None else f"{ndim} dimension(s)"
+        raise ValueError(f"{name} must be an index array of {wanted}, got shape {array.shape}")
+    if not empty and array.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if array.size and (array.min() < 0 or (size is not None and array.max() >= size)):
+        raise ValueError(f"{name} must hold indices in [0, {'any' if size is None else size - 1}]")
+    return array
 
 
 def memory_limit() -> int:

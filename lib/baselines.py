@@ -28,7 +28,8 @@ from lib import _validate as check
 from lib import model as _model
 from lib.recovery import Recovery, recovery
 from lib import protocols
-from lib.training import Adam, Batch, Clock, batches, draw_batch, masked_csr, run_loop
+from lib.estimators.gradient import masked_csr
+from lib.training import Adam, Batch, Clock, batches, draw_batch, run_loop
 
 __all__ = ["Fit", "sklearn_dictionary", "arora_neural", "arora_step_size", "TopKAutoencoder", "topk_autoencoder"]
 
@@ -84,9 +85,14 @@ def _data(data: Batch | None) -> Batch | None:
     return data
 
 
-def _loop_sizes(steps: int, batch_size: int, evaluate_every: int | None) -> tuple[int, int, int]:
-    steps = check.integer(steps, "steps", minimum=1)
+def _loop_sizes(model: _model.SparseCodingModel, steps: int, batch_size: int,
+                evaluate_every: int | None) -> tuple[int, int, int]:
+    check.of_type(model, "model", _model.SparseCodingModel)
+    steps = check.loop_count(steps, "steps")
     batch_size = check.integer(batch_size, "batch_size", minimum=1)
+    check.allocation("batch_size", 8.0 * batch_size * (2 * model.k + model.n + 2 * model.h))
+    if evaluate_every is not None:  # 0, like None, means the default
+        check.integer(evaluate_every, "evaluate_every", minimum=0)
     every = check.integer(evaluate_every or max(steps // 20, 1), "evaluate_every", minimum=1)
     return steps, batch_size, every
 
@@ -119,14 +125,14 @@ def sklearn_dictionary(
     from sklearn.decomposition import MiniBatchDictionaryLearning
 
     A = check.matrix(A, "A")
-    Y = check.matrix(Y, "Y", shape=(A.shape[0], None))
+    Y = check.matrix(Y, "Y", shape=(A.shape[0], None), match="A")
     h = A.shape[1]
     init = None if W0 is None else check.matrix(W0, "W0", shape=(h, A.shape[0]))
     learner = MiniBatchDictionaryLearning(
         n_components=h, alpha=check.real(alpha, "alpha", minimum=0.0, strict_min=True), fit_algorithm="cd",
         positive_code=True, transform_algorithm="lasso_cd", transform_alpha=alpha,
-        batch_size=check.integer(batch_size, "batch_size", minimum=1), max_iter=check.integer(epochs, "epochs", minimum=1),
-        tol=0.0, max_no_improvement=None, dict_init=init, random_state=check.integer(seed, "seed", minimum=0),
+        batch_size=check.integer(batch_size, "batch_size", minimum=1), max_iter=check.loop_count(epochs, "epochs"),
+        tol=0.0, max_no_improvement=None, dict_init=init, random_state=check.integer(seed, "seed", minimum=0, maximum=2**32 - 1),
     )
     with warnings.catch_warnings(), Clock() as clock:
         warnings.simplefilter("ignore")  # coordinate descent's ConvergenceWarning on a few hard batches
@@ -143,6 +149,7 @@ def arora_step_size(model: _model.SparseCodingModel, target: float = 0.01) -> fl
     An atom is in a sample's support with probability :math:`k/h` and then enters the update with
     weight about :math:`m_1`, so the effective step of one atom is :math:`\eta\,(k/h)\,m_1`.
     """
+    check.of_type(model, "model", _model.SparseCodingModel)
     return check.real(target, "target", minimum=0.0, strict_min=True) / (model.q * model.m1)
 
 
@@ -177,7 +184,8 @@ def arora_neural(
         samples at every step.
     """
     rng = check.generator(rng)
-    steps, batch_size, every = _loop_sizes(steps, batch_size, evaluate_every)
+    progress = check.flag(progress, "progress")
+    steps, batch_size, every = _loop_sizes(model, steps, batch_size, evaluate_every)
     eta = arora_step_size(model) if lr is None else check.real(lr, "lr", minimum=0.0, strict_min=True)
     tau = model.low / 2 if threshold is None else check.real(threshold, "threshold", minimum=0.0, strict_min=True)
     D = _start(model, W0)
@@ -218,11 +226,26 @@ class TopKAutoencoder:
     b_pre: np.ndarray
     k: int
 
+    def __post_init__(self) -> None:
+        h, n = check.matrix(self.W_enc, "W_enc").shape
+        check.real_array(self.b_enc, "b_enc", shape=(h,), match="W_enc")
+        check.matrix(self.W_dec, "W_dec", shape=(n, h), match="W_enc")
+        check.real_array(self.b_pre, "b_pre", shape=(n,), match="W_enc")
+        check.integer(self.k, "k", minimum=1, maximum=h)
+
+    def _inputs(self, A: np.ndarray, batch: Batch) -> np.ndarray:
+        """Check ``A`` (the decoder's shape) and ``batch`` (codes over the same ``h`` atoms)."""
+        A = check.matrix(A, "A", shape=self.W_dec.shape, match="W_dec")
+        check.of_type(batch, "batch", Batch)
+        if batch.codes.shape[1] != A.shape[1]:
+            raise ValueError(f"batch must hold codes over {A.shape[1]} atoms to match A, got {batch.codes.shape[1]}")
+        return A
+
     @classmethod
     def start(cls, W0: np.ndarray, k: int, b_pre: np.ndarray) -> "TopKAutoencoder":
         """Decoder columns = the unit-normalised rows of ``W0``; encoder = decoder transposed; ``b_enc = 0``."""
         W_dec = _unit_columns(check.matrix(W0, "W0").T.copy())
-        return cls(W_dec.T.copy(), np.zeros(W_dec.shape[1]), W_dec, np.asarray(b_pre, dtype=np.float64).copy(),
+        return cls(W_dec.T.copy(), np.zeros(W_dec.shape[1]), W_dec, check.real_array(b_pre, "b_pre", ndim=1).copy(),
                    check.integer(k, "k", minimum=1, maximum=W_dec.shape[1]))
 
     def encode(self, A: np.ndarray, batch: Batch) -> sparse.csr_array:
@@ -231,6 +254,7 @@ class TopKAutoencoder:
         The pre-activations :math:`W_{\rm enc}(y - b_{\rm pre}) = (W_{\rm enc}A^*)x^* - W_{\rm enc}b_{\rm pre}`
         are formed through the sparse codes of ``batch`` (generated by ``A``).
         """
+        A = self._inputs(A, batch)
         pre = batch.codes @ (A.T @ self.W_enc.T) + (self.b_enc - self.W_enc @ self.b_pre)
         keep = np.sort(np.argpartition(-pre, self.k - 1, axis=1)[:, : self.k], axis=1)
         values = np.maximum(np.take_along_axis(pre, keep, axis=1), 0.0)
@@ -244,7 +268,7 @@ class TopKAutoencoder:
         :math:`\partial_{b_{\rm enc}} = \partial_z`, :math:`\partial_{b_{\rm pre}} = e - W_{\rm enc}^\top\partial_z`,
         each averaged over samples (only the ``k`` kept entries per sample are touched).
         """
-        A = check.matrix(A, "A", shape=self.W_dec.shape)
+        A = self._inputs(A, batch)
         N = batch.size
         Z = self.encode(A, batch)
         E = Z @ self.W_dec.T + self.b_pre - batch.signals  # (N, n): e_s^T
@@ -282,7 +306,8 @@ def topk_autoencoder(
     apply).
     """
     rng = check.generator(rng)
-    steps, batch_size, every = _loop_sizes(steps, batch_size, evaluate_every)
+    progress = check.flag(progress, "progress")
+    steps, batch_size, every = _loop_sizes(model, steps, batch_size, evaluate_every)
     lr = check.real(lr, "lr", minimum=0.0, strict_min=True)
     k = model.k if k is None else k
     if resample is not None and not isinstance(resample, protocols.Resample):

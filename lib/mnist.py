@@ -103,11 +103,19 @@ class Digits:
     labels: np.ndarray
     source: str
 
+    def __post_init__(self) -> None:
+        images = check.real_array(self.images, "images", ndim=2, minimum=0.0, maximum=1.0)
+        labels = check.indices(self.labels, "labels", 10, empty=False)
+        if labels.shape != (images.shape[0],):
+            raise ValueError(f"labels must have shape ({images.shape[0]},) to match images, got {labels.shape}")
+        check.choice(self.source, "source", SOURCES[1:])
+
     def __len__(self) -> int:
         return int(self.labels.size)
 
     def take(self, index: np.ndarray) -> Digits:
-        """The images at ``index`` (any numpy index), same source."""
+        """The images at ``index`` (integer indices), same source."""
+        index = check.indices(index, "index", len(self), empty=False)
         return Digits(self.images[index], self.labels[index], self.source)
 
 
@@ -134,6 +142,8 @@ def network_reachable(host: str = KERAS_HOST, port: int = 443, timeout: float = 
     The attempt runs in a daemon thread that is abandoned after ``timeout``, because a stalled DNS
     lookup ignores socket time-outs.
     """
+    check.text(host, "host")
+    port = check.integer(port, "port", minimum=1, maximum=65535)
     timeout = check.real(timeout, "timeout", minimum=0.0, strict_min=True)
     opened: list[bool] = []
 
@@ -212,7 +222,7 @@ def load_digits(digits=(3, 8), *, source: str = "auto", timeout: float = 2.0) ->
         Images in the order of the source, ``source`` naming the one used.
     """
     wanted = _digit_tuple(digits)
-    if source not in SOURCES:
+    if not isinstance(source, str) or source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     timeout = check.real(timeout, "timeout", minimum=0.0, strict_min=True)
     pixels, labels, used = _read(source, timeout)
@@ -239,6 +249,7 @@ def split(data: Digits, test_fraction: float, rng: np.random.Generator, *, max_i
     (Digits, Digits)
         ``(train, test)``, disjoint.
     """
+    check.of_type(data, "data", Digits)
     test_fraction = check.real(test_fraction, "test_fraction", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
     rng = check.generator(rng)
     total = len(data) if max_images is None else min(len(data), check.integer(max_images, "max_images", minimum=2))
@@ -273,9 +284,16 @@ class TiedDense(keras.layers.Layer):
     def __init__(self, tied_to: keras.layers.Dense, activation: str | None = None, use_bias: bool = False, **kwargs) -> None:
         if not isinstance(tied_to, keras.layers.Dense):
             raise TypeError(f"tied_to must be a keras.layers.Dense, got {type(tied_to).__name__}")
+        if activation is not None and not isinstance(activation, str):
+            raise TypeError(f"activation must be a str or None, got {type(activation).__name__}")
+        try:
+            function = keras.activations.get(activation)
+        except ValueError as exc:
+            raise ValueError(f"activation must name a Keras activation, got {activation!r}") from exc
+        check.flag(use_bias, "use_bias")
         super().__init__(**kwargs)
         self.tied_to = tied_to
-        self.activation = keras.activations.get(activation)
+        self.activation = function
         self.use_bias = bool(use_bias)
 
     def build(self, input_shape) -> None:
@@ -319,6 +337,7 @@ def build_autoencoder(
     learning_rate = check.real(learning_rate, "learning_rate", minimum=0.0, strict_min=True)
     rho = check.real(rho, "rho", minimum=0.0, maximum=1.0, strict_max=True)
     n_inputs = check.integer(n_inputs, "n_inputs", minimum=1)
+    check.allocation("hidden, n_inputs", 4.0 * 4 * hidden * n_inputs)  # float32 kernel, gradient, RMSProp state
     inputs = keras.Input(shape=(n_inputs,), name="image")
     glorot = keras.initializers.GlorotUniform(seed=seed)  # a seeded initializer: no global random state is touched
     encoder = keras.layers.Dense(hidden, activation="relu", name="encoder", kernel_initializer=glorot)
@@ -376,7 +395,11 @@ class TiedWeights:
 
 def weights_of(model: keras.Model) -> TiedWeights:
     """The :class:`TiedWeights` of a model made by :func:`build_autoencoder`."""
-    encoder = model.get_layer("encoder")
+    check.of_type(model, "model", keras.Model)
+    try:
+        encoder = model.get_layer("encoder")
+    except ValueError as exc:
+        raise ValueError("model must be made by build_autoencoder (it has no layer named 'encoder')") from exc
     kernel, bias = (np.asarray(v.numpy(), dtype=np.float64) for v in (encoder.kernel, encoder.bias))
     second = next((layer for layer in model.layers if isinstance(layer, TiedDense) and layer.use_bias), None)
     second_bias = None if second is None else np.asarray(second.bias.numpy(), dtype=np.float64)

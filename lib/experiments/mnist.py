@@ -70,6 +70,8 @@ def _check_split(train: mnist.Digits, test: mnist.Digits) -> None:
             raise TypeError(f"{name} must be a lib.mnist.Digits, got {type(part).__name__}")
         if len(part) == 0:
             raise ValueError(f"{name} must hold at least one image")
+    if test.images.shape[1] != train.images.shape[1]:
+        raise ValueError(f"test must have images of {train.images.shape[1]} pixels to match train, got {test.images.shape[1]}")
 
 
 def fit(
@@ -92,8 +94,10 @@ def fit(
         Draws the Keras seed (initial weights and the order of the mini-batches).
     """
     _check_split(train, test)
+    if train.images.shape[1] != mnist.N_PIXELS:
+        raise ValueError(f"train must have images of {mnist.N_PIXELS} pixels, got {train.images.shape[1]}")
     epochs = check.loop_count(epochs, "epochs")
-    batch_size = check.integer(batch_size, "batch_size", minimum=1)
+    batch_size = check.loop_count(batch_size, "batch_size")
     rng = check.generator(rng)
     model = mnist.build_autoencoder(hidden, hidden_layers, seed=int(rng.integers(2**31 - 1)), learning_rate=learning_rate)
     x_train, x_test = train.images.astype(np.float32), test.images.astype(np.float32)
@@ -140,13 +144,18 @@ def active_fraction(weights: mnist.TiedWeights, images: np.ndarray) -> np.ndarra
     In the paper's generative model exactly :math:`k = h^p` of the :math:`h` units carry the code,
     a share :math:`h^{p-1}`.
     """
+    check.of_type(weights, "weights", mnist.TiedWeights)
     return np.mean(weights.encode(images) > 0, axis=1)
 
 
 def effective_exponent(active_units: np.ndarray | float, hidden: np.ndarray | float) -> np.ndarray:
     r"""The exponent :math:`p` with :math:`h^p` = the number of active units: :math:`p = \log k / \log h`."""
-    active_units = np.asarray(active_units, dtype=float)
-    hidden = np.asarray(hidden, dtype=float)
+    active_units = check.real_array(active_units, "active_units")
+    hidden = check.real_array(hidden, "hidden")
+    try:
+        np.broadcast_shapes(active_units.shape, hidden.shape)
+    except ValueError as exc:
+        raise ValueError(f"active_units {active_units.shape} and hidden {hidden.shape} must broadcast together") from exc
     if np.any(hidden <= 1) or np.any(active_units <= 0):
         raise ValueError("hidden must be > 1 and active_units > 0 for the exponent log k / log h")
     return np.log(active_units) / np.log(hidden)
@@ -173,6 +182,7 @@ class Atoms:
 
 def atoms(weights: mnist.TiedWeights) -> Atoms:
     """Norms, coherence and distance from orthonormality of the rows of ``weights.W``."""
+    check.of_type(weights, "weights", mnist.TiedWeights)
     W = weights.W
     norms = np.linalg.norm(W, axis=1)
     if W.shape[0] < 2 or np.any(norms == 0):
@@ -210,6 +220,7 @@ class Sweep:
 
     def at(self, hidden: int) -> tuple[Fit, Fit]:
         """The two fits at hidden size ``hidden`` (one of :attr:`hidden_values`)."""
+        hidden = check.integer(hidden, "hidden", minimum=1)
         where = np.flatnonzero(self.hidden_values == hidden)
         if where.size == 0:
             raise ValueError(f"hidden must be one of {self.hidden_values.tolist()}, got {hidden}")
@@ -244,7 +255,8 @@ def sweep(
     epochs: int, batch_size: int, learning_rate: float, rng: np.random.Generator,
 ) -> Sweep:
     """Train both nets (:func:`fit`) at every hidden size and measure the references on the same split."""
-    hidden_values = np.asarray([check.integer(h, "hidden_values", minimum=1) for h in hidden_values])
+    hidden_values = np.asarray(check.integer_sequence(hidden_values, "hidden_values", minimum=1))
+    check.allocation("hidden_values", 16.0 * hidden_values.max() * mnist.N_PIXELS)
     if hidden_values.size == 0 or np.unique(hidden_values).size != hidden_values.size:
         raise ValueError(f"hidden_values must be distinct and non-empty, got {hidden_values.tolist()}")
     rng = check.generator(rng)

@@ -37,6 +37,26 @@ PROTOCOLS = ("none", "resample silent units", "resample + split", "wider 1.5h + 
 METHODS = ("tied ReLU AE", "Arora et al. 2015", "TopK + revival", "sklearn MBDL")
 
 
+def _mappings(value: object, name: str) -> list[Mapping[str, Any]]:
+    """A non-empty sequence of mappings (tiers, tasks, result rows)."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a sequence of mappings, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    for item in value:
+        check.of_type(item, name, Mapping)
+    return list(value)
+
+
+def _tier(tier: object) -> Tier:
+    """A :class:`~lib.experiments.training.Tier` from the mapping ``tier`` (errors name ``tier``)."""
+    check.of_type(tier, "tier", Mapping)
+    missing = sorted({"n", "h", "k", "eps"} - set(tier))
+    if missing:
+        raise ValueError(f"tier lacks the keys {missing}")
+    return Tier.of(tier)
+
+
 def _resample(steps: int, **options: Any) -> protocols.Resample:
     """The resampling schedule of the chapter: a check every ``steps / 20`` updates over the first 60 % of the run."""
     return protocols.Resample(every=max(steps // 20, 1), until=0.6, **options)
@@ -88,9 +108,11 @@ def ablation_task(seed: int, *, tier: Mapping[str, Any], protocol: str, steps: i
         ``tier, protocol, seed, frac99, mcc, dead, cpu_seconds`` and ``cosines``, the matched
         :math:`|\cos|` of every atom.
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    spec = Tier.of(tier)
+    check.choice(protocol, "protocol", PROTOCOLS)
+    spec = _tier(tier)
+    check.loop_count(steps, "steps")
+    for name, value in (("batch_size", batch_size), ("eval_size", eval_size)):
+        check.allocation(name, 8.0 * check.integer(value, name, minimum=1) * (2 * spec.k + spec.n + 3 * spec.h))
     rng = np.random.default_rng(check.integer(seed, "seed", minimum=0))
     model = spec.model(rng)
     W0 = starts(model, [], rng)["random"]
@@ -116,6 +138,18 @@ def ablation_task(seed: int, *, tier: Mapping[str, Any], protocol: str, steps: i
 def ablation_tasks(tiers: Sequence[Mapping[str, Any]], seeds: int, *, steps: int, batch_size: int, eval_size: int,
                    protocols_: Sequence[str] = PROTOCOLS) -> list[dict[str, Any]]:
     """The task list of the ablation: every tier × protocol × seed ``0..seeds-1`` (a tier's own ``"protocols"`` list replaces ``protocols_``)."""
+    for t in _mappings(tiers, "tiers"):
+        _tier({k: v for k, v in t.items() if k != "protocols"})
+        for p in t.get("protocols", ()):
+            check.choice(p, "tiers", PROTOCOLS)
+    if isinstance(protocols_, str) or not isinstance(protocols_, Sequence) or not protocols_:
+        raise TypeError(f"protocols_ must be a non-empty sequence of protocol names, got {protocols_!r}")
+    for p in protocols_:
+        check.choice(p, "protocols_", PROTOCOLS)
+    check.loop_count(steps, "steps")
+    check.integer(batch_size, "batch_size", minimum=1)
+    check.integer(eval_size, "eval_size", minimum=1)
+    check.loop_count(seeds, "seeds")
     return [{"seed": s, "tier": {k: v for k, v in t.items() if k != "protocols"}, "protocol": p, "steps": steps,
              "batch_size": batch_size, "eval_size": eval_size}
             for t in tiers for p in t.get("protocols", protocols_) for s in range(check.integer(seeds, "seeds", minimum=1))]
@@ -123,6 +157,10 @@ def ablation_tasks(tiers: Sequence[Mapping[str, Any]], seeds: int, *, steps: int
 
 def ablation_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """Median and worst seed of the fraction above 0.99, median mean matched |cos|, dead units and CPU seconds, per tier and protocol."""
+    rows = _mappings(rows, "rows")
+    needed = {"tier", "protocol", "frac99", "mcc", "dead", "cpu_seconds"}
+    if any(not needed <= set(row) for row in rows):
+        raise ValueError(f"rows must be results of ablation_task, each with the keys {sorted(needed)}")
     frame = pd.DataFrame(list(rows))
     grouped = frame.groupby(["tier", "protocol"], sort=False)
     return pd.DataFrame({
@@ -177,8 +215,14 @@ def min_samples_task(seed: int, *, h: int, ratio: float, k: int, eps: float, met
     dict
         ``method, h, seed, N_star, cpu_seconds`` (CPU time of the run at :math:`N^*`).
     """
+    check.choice(method, "method", METHODS)
     h = check.integer(h, "h", minimum=4)
-    n = check.integer(int(round(check.real(ratio, "ratio", minimum=0.0, strict_min=True) * h)), "n", minimum=2)
+    ratio = check.real(ratio, "ratio", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
+    n = check.integer(int(round(ratio * h)), "ratio * h", minimum=2, maximum=h - 1)
+    check.loop_count(steps, "steps")
+    check.integer(batch_size, "batch_size", minimum=1)
+    k = check.integer(k, "k", minimum=1, maximum=h // 2)
+    check.allocation("h, max_factor", 8.0 * check.real(max_factor, "max_factor", minimum=1.0) * h * (2 * k + n))  # the pool
     rng = np.random.default_rng(check.integer(seed, "seed", minimum=0))
     model = Tier(n, h, check.integer(k, "k", minimum=1), check.real(eps, "eps")).model(rng)
     W0 = starts(model, [check.real(delta, "delta", minimum=0.0)], rng)[f"δ0={delta:g}"]
@@ -207,6 +251,12 @@ def min_samples_task(seed: int, *, h: int, ratio: float, k: int, eps: float, met
 def min_samples_tasks(h_values: Sequence[int], seeds: int, methods: Sequence[str] = METHODS,
                       **params: Any) -> list[dict[str, Any]]:
     """The task list of the sample-complexity sweep: every method × ``h`` × seed, with the shared ``params``."""
+    check.integer_sequence(h_values, "h_values", minimum=4)
+    if isinstance(methods, str) or not isinstance(methods, Sequence) or not methods:
+        raise TypeError(f"methods must be a non-empty sequence of method names, got {methods!r}")
+    for m in methods:
+        check.choice(m, "methods", METHODS)
+    check.loop_count(seeds, "seeds")
     return [{"seed": s, "h": int(h), "method": m, **params}
             for m in methods for h in h_values for s in range(check.integer(seeds, "seeds", minimum=1))]
 
@@ -219,13 +269,14 @@ def fit_exponent(h: np.ndarray, N: np.ndarray, level: float = 0.95) -> tuple[flo
     tuple of float
         ``(b, low, high)``; ``nan`` when fewer than three finite points or fewer than two distinct ``h``.
     """
-    h, N = np.asarray(h, dtype=float), np.asarray(N, dtype=float)
+    h = check.real_array(h, "h", ndim=1, minimum=0.0, strict_min=True)
+    N = check.real_array(N, "N", ndim=1, shape=h.shape, finite=False, match="h")  # nan: not found
+    level = check.real(level, "level", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
     keep = np.isfinite(N) & (N > 0)
     if keep.sum() < 3 or np.unique(h[keep]).size < 2:
         return float("nan"), float("nan"), float("nan")
     fit = stats.linregress(np.log(h[keep]), np.log(N[keep]))
-    half = stats.t.ppf(0.5 + check.real(level, "level", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True) / 2,
-                       keep.sum() - 2) * fit.stderr
+    half = stats.t.ppf(0.5 + level / 2, keep.sum() - 2) * fit.stderr
     return float(fit.slope), float(fit.slope - half), float(fit.slope + half)
 
 
@@ -241,4 +292,7 @@ def run_tasks(task: Callable[..., dict[str, Any]], tasks: Sequence[Mapping[str, 
     so that every protocol (or method) of one seed sees the same instance: a paired comparison.
     The numbers are the same on every backend either way.
     """
-    return execution.map_tasks(functools.partial(_own_stream, task), list(tasks), seed=0, name=desc)
+    if not callable(task):
+        raise TypeError(f"task must be callable, got {type(task).__name__}")
+    check.text(desc, "desc")
+    return execution.map_tasks(functools.partial(_own_stream, task), _mappings(tasks, "tasks"), seed=0, name=desc)

@@ -83,14 +83,18 @@ class Tier:
     eps: float
 
     def __post_init__(self) -> None:
-        check.integer(self.n, "n", minimum=2)
-        check.integer(self.h, "h", minimum=self.n + 1)
+        check.integer(self.h, "h", minimum=3)
+        check.integer(self.n, "n", minimum=2, maximum=self.h - 1)
         check.integer(self.k, "k", minimum=1, maximum=self.h // 2)
         check.real(self.eps, "eps")
 
     @classmethod
     def of(cls, spec: Mapping[str, Any]) -> "Tier":
         """A tier from a sizes entry ``{"n": ..., "h": ..., "k": ..., "eps": ...}``."""
+        check.of_type(spec, "spec", Mapping)
+        missing = sorted({"n", "h", "k", "eps"} - set(spec))
+        if missing:
+            raise ValueError(f"spec lacks the keys {missing}")
         return cls(int(spec["n"]), int(spec["h"]), int(spec["k"]), float(spec["eps"]))
 
     @property
@@ -105,16 +109,23 @@ class Tier:
 
     def model(self, rng: np.random.Generator) -> _model.SparseCodingModel:
         """A fresh Gaussian dictionary with nonzeros ``U[1, 2]`` (BASELINES.md's generator)."""
+        check.generator(rng)
         return _model.SparseCodingModel.gaussian(self.n, self.h, self.p, rng)
 
 
 def init_name(delta: float | None) -> str:
     """Label of a start: ``"δ0=0.3"`` or ``"random"`` (``delta=None``)."""
+    if delta is not None:
+        check.real(delta, "delta", minimum=0.0)
     return RANDOM if delta is None else f"δ0={delta:g}"
 
 
 def starts(model: _model.SparseCodingModel, deltas: Sequence[float], rng: np.random.Generator) -> dict[str, np.ndarray]:
     r"""Starting encoders ``(h, n)``: rows at distance exactly :math:`\delta_0` from the columns of :math:`A^*` (:func:`lib.model.perturb_columns`), then random unit rows."""
+    check.of_type(model, "model", _model.SparseCodingModel)
+    if not (isinstance(deltas, Sequence) and not isinstance(deltas, str) and len(deltas) == 0):  # none: random only
+        check.real_sequence(deltas, "deltas", minimum=0.0)
+    check.generator(rng)
     out = {init_name(d): _model.perturb_columns(model.A, d, rng) for d in deltas}
     out[RANDOM] = _model.random_dictionary(model.n, model.h, rng).T
     return out
@@ -122,6 +133,7 @@ def starts(model: _model.SparseCodingModel, deltas: Sequence[float], rng: np.ran
 
 def theory_bias(model: _model.SparseCodingModel, delta: float) -> float:
     r"""The bias of Theorem 3.1 as reconstructed in MATH.md §3.1: :math:`\epsilon = 2m_1h^p(\delta + \mu)` (with :math:`h^p = k`)."""
+    check.of_type(model, "model", _model.SparseCodingModel)
     return 2.0 * model.m1 * model.k * (check.real(delta, "delta", minimum=0.0) + model.mu)
 
 
@@ -135,6 +147,7 @@ def norm_fixed_point(model: _model.SparseCodingModel, eps: float) -> float:
     rows until the bias is compensated: a trained autoencoder with a fixed bias points along
     :math:`A^*` but has rows of norm about :math:`c^* > 1`.
     """
+    check.of_type(model, "model", _model.SparseCodingModel)
     eps = check.real(eps, "eps", minimum=0.0)
 
     def along_rows(c: float) -> float:
@@ -171,6 +184,10 @@ class Run:
     @classmethod
     def of(cls, tier: str, method: str, init: str, seed: int, fit: baselines.Fit | training.TrainingResult) -> "Run":
         """Summarise a :class:`~lib.baselines.Fit` or a :class:`~lib.training.TrainingResult`."""
+        for name, label in (("tier", tier), ("method", method), ("init", init)):
+            check.text(label, name)
+        seed = check.integer(seed, "seed", minimum=0)
+        check.of_type(fit, "fit", (baselines.Fit, training.TrainingResult))
         rec = fit.recovery
         if isinstance(fit, training.TrainingResult):
             steps, trace, dead = fit.history.steps, fit.history.mcc, 0
@@ -211,7 +228,13 @@ def compare(
     TopK autoencoder uses Adam with ``topk_lr``.  scikit-learn (from the random start only: it is a
     global method) gets a fixed set of ``sklearn_samples`` signals, ``sklearn_epochs`` passes.
     """
-    check.generator(rng)
+    _check_run(tier, rng, batch_size=batch_size, eval_size=eval_size, lr=lr, lr_end=lr_end, decay_from=decay_from,
+               progress=progress, seeds=seeds, steps_near=steps_near, steps_random=steps_random, sklearn_epochs=sklearn_epochs)
+    check.real_sequence(deltas, "deltas", minimum=0.0)
+    check.integer(sklearn_samples, "sklearn_samples", minimum=1)
+    _check_samples(tier, "sklearn_samples", sklearn_samples)
+    check.real(arora_target, "arora_target", minimum=0.0, strict_min=True)
+    check.real(topk_lr, "topk_lr", minimum=0.0, strict_min=True)
     runs: list[Run] = []
     histories: dict[tuple[str, str, int], training.History] = {}
     seed_rngs = rng.spawn(check.integer(seeds, "seeds", minimum=1))
@@ -257,6 +280,12 @@ def results_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
         plus ``"mmcs"``, ``"seconds"`` (wall) and ``"dead"``, stat in ``median, min, max``; and
         ``("seeds", "")``.
     """
+    if isinstance(comparisons, (str, bytes)) or not isinstance(comparisons, Sequence):
+        raise TypeError(f"comparisons must be a sequence of Comparison, got {type(comparisons).__name__}")
+    if not comparisons:
+        raise ValueError("comparisons must not be empty")
+    for c in comparisons:
+        check.of_type(c, "comparisons", Comparison)
     frame = pd.concat([c.frame() for c in comparisons], ignore_index=True)
     metrics = list(METRICS) + ["mmcs", "seconds", "dead"]
     grouped = frame.groupby(["tier", "method", "init"], sort=False)[metrics]
@@ -267,14 +296,48 @@ def results_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
 
 def format_table(table: pd.DataFrame, digits: Mapping[str, int] | None = None) -> pd.DataFrame:
     """The table as text: ``median [min, max]`` per metric, ready to display."""
-    digits = {"frac99": 3, "mcc": 4, "max_dist": 3, "mmcs": 4, "cpu_seconds": 1, "seconds": 1, **(digits or {})}
-    names = {"frac99": "fraction > 0.99", "mcc": "mean matched |cos|", "max_dist": "max distance", "mmcs": "unmatched MMCS",
-             "cpu_seconds": "CPU s", "seconds": "wall s"}
+    check.of_type(table, "table", pd.DataFrame)
+    if digits is not None:
+        check.of_type(digits, "digits", Mapping)
+        for metric, d in digits.items():
+            check.integer(d, "digits", minimum=0, maximum=20)
+            if metric not in _NAMES:
+                raise ValueError(f"digits: unknown metric {metric!r}, not one of {tuple(_NAMES)}")
+    wanted = {(m, s) for m in {**_DIGITS, **(digits or {})} for s in ("median", "min", "max")}
+    if not wanted <= set(table.columns):
+        raise ValueError("table must be a results_table (columns (metric, median/min/max))")
+    digits = {**_DIGITS, **(digits or {})}
+    names = _NAMES
     out = pd.DataFrame(index=table.index)
     for metric, d in digits.items():
         med, lo, hi = (table[(metric, s)] for s in ("median", "min", "max"))
         out[names[metric]] = [f"{a:.{d}f} [{b:.{d}f}, {c:.{d}f}]" for a, b, c in zip(med, lo, hi)]
     return out
+
+
+_DIGITS = {"frac99": 3, "mcc": 4, "max_dist": 3, "mmcs": 4, "cpu_seconds": 1, "seconds": 1}
+_NAMES = {"frac99": "fraction > 0.99", "mcc": "mean matched |cos|", "max_dist": "max distance", "mmcs": "unmatched MMCS",
+          "cpu_seconds": "CPU s", "seconds": "wall s"}
+
+
+def _check_samples(tier: Tier, name: str, N: int) -> None:
+    """Refuse up front a batch of ``N`` samples (parameter ``name``) that would not fit in memory."""
+    check.allocation(name, 8.0 * N * (2 * tier.k + tier.n + 2 * tier.h))
+
+
+def _check_run(tier: Tier, rng: np.random.Generator, *, batch_size: int, eval_size: int, lr: float, lr_end: float,
+               decay_from: float, progress: bool = True, **counts: int) -> None:
+    """Validate the arguments every experiment here shares; ``counts`` are loop counts (steps, seeds, epochs) by name."""
+    check.of_type(tier, "tier", Tier)
+    check.generator(rng)
+    for name, value in counts.items():
+        check.loop_count(value, name)
+    for name, value in (("batch_size", batch_size), ("eval_size", eval_size)):
+        _check_samples(tier, name, check.integer(value, name, minimum=1))
+    check.real(lr, "lr", minimum=0.0, strict_min=True)
+    check.real(lr_end, "lr_end", minimum=0.0, strict_min=True)
+    check.real(decay_from, "decay_from", minimum=0.0, maximum=1.0, strict_max=True)
+    check.flag(progress, "progress")
 
 
 @dataclass(frozen=True)
@@ -308,6 +371,9 @@ def far_start(tier: Tier, rng: np.random.Generator, *, delta: float, steps: int,
     relatively small there; training again from :math:`W^0_i/\|W^0_i\|` (same directions) tells
     whether a failure comes from the direction or from the scale.
     """
+    _check_run(tier, rng, batch_size=batch_size, eval_size=eval_size, lr=lr, lr_end=lr_end, decay_from=decay_from,
+               steps=steps)
+    check.real(delta, "delta", minimum=0.0)
     model = tier.model(check.generator(rng))
     W0 = starts(model, [delta], rng)[init_name(delta)]
     eval_set = training.draw_batch(model, eval_size, rng)
@@ -367,6 +433,12 @@ def bias_sweep(
     Also evaluates Theorem 3.1's own bias at the near start: how many units fire and how large the
     gradient is there.
     """
+    _check_run(tier, rng, batch_size=batch_size, eval_size=eval_size, lr=lr, lr_end=lr_end, decay_from=decay_from,
+               progress=progress, steps_near=steps_near, steps_random=steps_random)
+    check.real(delta, "delta", minimum=0.0)
+    check.real_sequence(eps_values, "eps_values")
+    if len(check.real_sequence(ramp, "ramp")) != 2:
+        raise ValueError(f"ramp must be (start, end), got {len(ramp)} values")
     model = tier.model(check.generator(rng))
     W0s = starts(model, [delta], rng)
     eval_set = training.draw_batch(model, eval_size, rng)
@@ -434,6 +506,12 @@ def sample_sweep(
     ``gd_lr`` (the classical empirical-risk setting), and RMSProp on mini-batches of
     ``batch_size`` drawn from the set (the whole set when it is smaller).
     """
+    _check_run(tier, rng, batch_size=batch_size, eval_size=eval_size, lr=lr, lr_end=lr_end, decay_from=decay_from,
+               progress=progress, steps=steps)
+    check.real(delta, "delta", minimum=0.0)
+    check.real(gd_lr, "gd_lr", minimum=0.0, strict_min=True)
+    for N in check.integer_sequence(sizes, "sizes", minimum=1):
+        _check_samples(tier, "sizes", N)
     model = tier.model(check.generator(rng))
     W0 = starts(model, [delta], rng)[init_name(delta)]
     eval_set = training.draw_batch(model, eval_size, rng)
