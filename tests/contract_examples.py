@@ -81,7 +81,7 @@ PENDING_MODULES = ("lib.experiments.hessian", "lib.estimators", "lib.training", 
                    "lib.mnist", "lib.experiments.mnist", "lib.experiments.simulations", "lib.protocols",
                    "lib.experiments.random_starts",
                    # merged after the contract test; their owners add examples (issue 12)
-                   "lib.dictionaries", "lib.experiments.coherence")
+                   )
 
 
 @dataclass
@@ -550,3 +550,86 @@ def _(): return {"flag": True}
 def _():
     import pandas as pd
     return {"frame": pd.DataFrame({"x": ["1.0"]}), "wide": False, "index": True, "caption": "a caption"}
+
+
+# ---- lib.dictionaries, lib.experiments.coherence, lib.experiments.simulations, lib.experiments.hessian,
+# ---- lib.estimators ----------------------------------------------------------------------------
+
+import lib.dictionaries  # noqa: E402
+import lib.experiments.coherence  # noqa: E402
+import lib.experiments.hessian  # noqa: E402
+import lib.experiments.simulations as _sim  # noqa: E402
+
+RESULT_TYPES |= {
+    "lib.dictionaries.StructuredDictionary",  # built by kerdock / identity_hadamard / randomized
+    "lib.experiments.coherence.Slope",
+    "lib.experiments.simulations.LineBiasReadings",
+}
+_INDEX_ALLOW = ["wrong_shape", "empty_array"]  # any (possibly empty) selection of atoms
+
+
+@functools.cache
+def _kerdock() -> lib.dictionaries.StructuredDictionary:
+    return lib.dictionaries.kerdock(4, 2).randomized(rng())
+
+
+@functools.cache
+def _dense() -> lib.dictionaries.DenseDictionary:
+    return lib.dictionaries.DenseDictionary(instance()["A"])
+
+
+_D = "lib.dictionaries."
+@example(_D + "fwht", allow={"x": ["extra_axis"]})  # vectorised over leading axes
+def _(): return {"x": np.arange(8.0)}
+@example(_D + "max_bases")
+def _(): return {"n": 4}
+@example(_D + "kerdock_signs", allow={"s": ["zero"]})  # s = 0: the plain Hadamard basis
+def _(): return {"n": 4, "s": 1}
+@example(_D + "identity_hadamard")
+def _(): return {"n": 4}
+@example(_D + "kerdock")
+def _(): return {"n": 4, "bases": 2}
+@example(_D + "gaussian")
+def _(): return {"n": 4, "h": 8, "rng": rng()}
+@example(_D + "DenseDictionary", allow={"A": ["wrong_shape"]})  # any dictionary
+def _(): return {"A": instance()["A"]}
+for _cls, _self in (("StructuredDictionary", _kerdock), ("DenseDictionary", _dense)):
+    example(f"{_D}{_cls}.columns", allow={"index": _INDEX_ALLOW})(lambda s=_self: {"self": s(), "index": np.array([0, 1])})
+    example(f"{_D}{_cls}.gram", allow={"i": _INDEX_ALLOW + ["extra_axis"], "j": _INDEX_ALLOW + ["extra_axis"]})(
+        lambda s=_self: {"self": s(), "i": np.array([0, 1, 2]), "j": np.array([1, 2, 3])})
+    example(f"{_D}{_cls}.matvec")(lambda s=_self: {"self": s(), "x": np.ones(s().h)})
+    example(f"{_D}{_cls}.rmatvec")(lambda s=_self: {"self": s(), "y": np.ones(s().n)})
+@example(_D + "StructuredDictionary.randomized")
+def _(): return {"self": _kerdock(), "rng": rng(), "rotate": True}
+
+
+_CO = "lib.experiments.coherence."
+_SETTINGS = {"n_fraction": 0.25, "delta": 0.1, "prefactor": 0.5, "low": 1.0, "high": 2.0, "rounding": "round"}
+_H = ["wrong_shape", "extra_axis"]  # vectorised over h
+@example(_CO + "make_dictionary")
+def _(): return {"family": "kerdock", "h": 64, "rng": rng()}
+@example(_CO + "points_on", allow={"delta": ["zero"]})
+def _(): return {"dictionary": _kerdock(), "delta": 0.1, "points": 2, "rng": rng()}
+@example(_CO + "table_task", allow={"settings": ["empty_mapping"], "draw": ["zero", "huge"],  # defaults; a label
+                                   "max_samples": ["huge"], "pilot_per_unit": ["huge"]})  # a cap; capped by it
+def _(): return {"rng": rng(), "h": 64, "p_values": [0.3], "settings": dict(_SETTINGS), "points": 2, "batches": 2,
+                 "pilot_per_unit": 2, "max_samples": 64, "family": "kerdock", "draw": 0}
+@example(_CO + "recovery_task", allow={"settings": ["empty_mapping"]})
+def _(): return {"rng": rng(), "h": 64, "p": 0.3, "nu": 0.3, "settings": dict(_SETTINGS), "samples": 20}
+@example(_CO + "fit_slopes")
+def _():
+    import pandas as pd
+    return {"table": pd.DataFrame({"p": [0.3, 0.3], "h": [16, 64], "point_values": [[0.5, 0.6], [0.3, 0.35]]})}
+@example(_CO + "xi_exact", allow={"h": _H, "coherence": _H})
+def _(): return {"h": np.array([16.0, 64.0]), "coherence": np.array([0.5, 0.25])}
+@example(_CO + "nu_of_delta", allow={"h": _H})
+def _(): return {"h": np.array([16.0, 64.0]), "p": 0.3, "delta": 0.1}
+@example(_CO + "whole_bound", allow={"h": _H})
+def _(): return {"h": np.array([16.0, 64.0]), "p": 0.3, "settings": _sim.Settings()}
+@example(_CO + "first_order", allow={"h": _H})
+def _(): return {"h": np.array([16, 64]), "p": 0.3, "settings": _sim.Settings(), "smooth": False}
+@example(_CO + "theorem31_onset")
+def _(): return {"p": 0.3, "nu": 0.3, "settings": _sim.Settings(), "h_max": 2.0**8}
+@example(_CO + "row_for_widget", allow={"prefactor": ["zero"], "mu_in_bias": ["zero"]})
+def _(): return {"family": "kerdock", "p": 0.3, "prefactor": 0.5, "mu_in_bias": 1.0, "h_values": [64], "rng": rng(),
+                 "samples_per_unit": 2, "batches": 2}

@@ -339,6 +339,14 @@ def _monte_carlo(structures: Sequence[estimators.GradientStructure], k: int, set
     return points, estimators.row_norm_statistics(points)
 
 
+def _sample_cap(max_samples: object, batches: int) -> int:
+    """``max_samples``: an integer of at least ``batches`` (one sample per batch)."""
+    max_samples = check.integer(max_samples, "max_samples", minimum=1)
+    if max_samples < batches:
+        raise ValueError(f"max_samples must be >= batches, got max_samples={max_samples}, batches={batches}")
+    return max_samples
+
+
 def _round_up(N: float, multiple: int) -> int:
     return int(multiple * np.ceil(N / multiple))
 
@@ -372,7 +380,7 @@ def measure_cell(structures: Sequence[estimators.GradientStructure], p: float, c
     rng = check.generator(rng)
     batches = check.integer(batches, "batches", minimum=2)
     pilot_per_unit = check.integer(pilot_per_unit, "pilot_per_unit", minimum=1)
-    max_samples = check.integer(max_samples, "max_samples", minimum=batches)
+    max_samples = _sample_cap(max_samples, batches)
     h = structures[0].h
     k = settings.k(h, p)
     eps = settings.bias(h, p, coherence)
@@ -479,7 +487,7 @@ def table1(h_values: Sequence[int], p_values: Sequence[float], rng: np.random.Ge
     points = check.integer(points, "points", minimum=1)
     batches = check.integer(batches, "batches", minimum=2)
     pilot_per_unit = check.integer(pilot_per_unit, "pilot_per_unit", minimum=1)
-    max_samples = check.integer(max_samples, "max_samples", minimum=batches)
+    max_samples = _sample_cap(max_samples, batches)
     relative_bias = check.real(relative_bias, "relative_bias", minimum=0.0, strict_min=True)
     h_values = [check.integer(h, "h_values", minimum=2) for h in h_values]
     p_values = [check.exponent(p, "p_values") for p in p_values]
