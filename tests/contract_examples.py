@@ -77,7 +77,7 @@ RESULT_TYPES = {
 }
 
 # Modules whose examples are still being written (issue 12 goes module by module).
-PENDING_MODULES = ("lib.experiments.hessian", "lib.estimators", "lib.training", "lib.baselines", "lib.experiments.training",
+PENDING_MODULES = ("lib.estimators", "lib.training", "lib.baselines", "lib.experiments.training",
                    "lib.mnist", "lib.experiments.mnist", "lib.experiments.simulations", "lib.protocols",
                    "lib.experiments.random_starts",
                    # merged after the contract test; their owners add examples (issue 12)
@@ -633,3 +633,38 @@ def _(): return {"p": 0.3, "nu": 0.3, "settings": _sim.Settings(), "h_max": 2.0*
 @example(_CO + "row_for_widget", allow={"prefactor": ["zero"], "mu_in_bias": ["zero"]})
 def _(): return {"family": "kerdock", "p": 0.3, "prefactor": 0.5, "mu_in_bias": 1.0, "h_values": [64], "rng": rng(),
                  "samples_per_unit": 2, "batches": 2}
+
+
+_EH = "lib.experiments.hessian."
+
+
+@functools.cache
+def _model8() -> lib.model.SparseCodingModel:
+    return lib.model.SparseCodingModel(instance()["A"], 0.3)
+
+
+@functools.cache
+def _spectrum() -> object:
+    return lib.experiments.hessian.spectrum("W", instance()["W"], _model8(), 0.5, rng(), sets=2, N=40, split=False)
+
+
+@example(_EH + "stationary_point", allow={"eps": ["zero"]})
+def _(): return {"model": _model8(), "eps": 0.5, "f_tol": 1e-6}
+@example(_EH + "empirical_stationary_point", allow={"eps": ["zero"], "W0": ["wrong_shape"], "Y": ["wrong_shape"]})
+def _(): return {"W0": instance()["W"], "Y": instance()["Y"], "eps": 0.5, "gtol": 1e-3, "maxiter": 3}
+@example(_EH + "spectrum_task", allow={"eps": ["zero"], "ncv": ["huge"]})  # ncv is capped by the live rows
+def _(): return {"rng": rng(), "W": instance()["W"], "model": _model8(), "eps": 0.5, "N": 40, "tol": 1e-2, "ncv": 8,
+                 "split": True}
+@example(_EH + "spectrum", allow={"eps": ["zero"], "label": ["unknown_string"]})  # free text
+def _(): return {"label": "W", "W": instance()["W"], "model": _model8(), "eps": 0.5, "rng": rng(), "sets": 2, "N": 40,
+                 "tol": 1e-2, "split": False}
+@example(_EH + "stationary_task", allow={"eps": ["zero"]})
+def _(): return {"rng": rng(), "n": 4, "h": 8, "k": 2, "eps": 0.1, "N": 40, "fit_N": 40, "sets": 2, "gtol": 1e-3,
+                 "proxy": False}
+@example(_EH + "random_line", allow={"t": ["zero"]})
+def _(): return {"model": _model8(), "t": 0.1, "rng": rng()}
+@example(_EH + "end_point_task", allow={"eps": ["zero"], "replicate": ["zero", "huge"]})  # a label
+def _(): return {"rng": rng(), "n": 4, "h": 8, "k": 2, "eps": 0.1, "replicate": 0, "steps": 2, "batch_size": 8,
+                 "lr": 1e-3, "lr_end": 1e-4, "N": 40, "sets": 2}
+@example(_EH + "classify")
+def _(): return {"s": _spectrum(), "z": 3.0}
