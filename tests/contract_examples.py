@@ -78,7 +78,7 @@ RESULT_TYPES = {
 
 # Modules whose examples are still being written (issue 12 goes module by module).
 PENDING_MODULES = ("lib.estimators", "lib.training", "lib.baselines", "lib.experiments.training",
-                   "lib.mnist", "lib.experiments.mnist", "lib.experiments.simulations", "lib.protocols",
+                   "lib.mnist", "lib.experiments.mnist", "lib.protocols",
                    "lib.experiments.random_starts",
                    # merged after the contract test; their owners add examples (issue 12)
                    )
@@ -668,3 +668,58 @@ def _(): return {"rng": rng(), "n": 4, "h": 8, "k": 2, "eps": 0.1, "replicate": 
                  "lr": 1e-3, "lr_end": 1e-4, "N": 40, "sets": 2}
 @example(_EH + "classify")
 def _(): return {"s": _spectrum(), "z": 3.0}
+
+
+_SI = "lib.experiments.simulations."
+_FORMULA = ["huge"]  # a closed form: any size
+
+
+@functools.cache
+def _structures() -> tuple:
+    d = instance()
+    return (lib.estimators.GradientStructure.of(d["W"], d["A"], 0.0),)
+
+
+@functools.cache
+def _cell() -> object:
+    return _sim.measure_cell(_structures(), 0.3, 0.5, _sim.Settings(), rng(), batches=2, pilot_per_unit=2, max_samples=32)
+
+
+@example(_SI + "Settings")
+def _(): return dict(_SETTINGS)
+@example(_SI + "Settings.n", allow={"h": _FORMULA})
+def _(): return {"self": _sim.Settings(), "h": 16}
+@example(_SI + "Settings.k", allow={"h": _FORMULA})
+def _(): return {"self": _sim.Settings(), "h": 16, "p": 0.3}
+@example(_SI + "Settings.codes", allow={"h": _FORMULA})  # memory N k, not h
+def _(): return {"self": _sim.Settings(), "h": 16, "p": 0.3, "N": 4, "rng": rng()}
+@example(_SI + "Settings.bias", allow={"h": _FORMULA})
+def _(): return {"self": _sim.Settings(), "h": 16, "p": 0.3, "coherence": 0.5, "delta": 0.1}
+@example(_SI + "cell_memory", allow={"h": _FORMULA, "n": _FORMULA, "points": _FORMULA, "samples": _FORMULA, "k": _FORMULA})
+def _(): return {"h": 16, "n": 4, "points": 2, "samples": 64, "k": 2}
+@example(_SI + "default_variants")
+def _(): return {"base": _sim.Settings()}
+@example(_SI + "k1_prediction", allow={"h": _FORMULA})
+def _(): return {"h": 16, "eps": 0.5, "delta": 0.1, "low": 1.0, "high": 2.0}
+@example(_SI + "smooth_sparse_codes", allow={"h": _FORMULA})  # memory N k, not h
+def _(): return {"h": 16, "p": 0.3, "N": 4, "rng": rng(), "low": 1.0, "high": 2.0}
+@example(_SI + "measure_cell", allow={"max_samples": ["huge"], "pilot_per_unit": ["huge"],  # a cap; capped by it
+                                      "coherence": ["zero"]})
+def _(): return {"structures": _structures(), "p": 0.3, "coherence": 0.5, "settings": _sim.Settings(), "rng": rng(),
+                 "batches": 2, "pilot_per_unit": 2, "max_samples": 32, "relative_bias": 0.01, "exact": True}
+@example(_SI + "table1", allow={"max_samples": ["huge"], "pilot_per_unit": ["huge"]})  # a cap; capped by it
+def _(): return {"h_values": [16], "p_values": [0.3], "rng": rng(), "settings": _sim.Settings(), "points": 1,
+                 "batches": 2, "pilot_per_unit": 2, "max_samples": 32, "relative_bias": 0.01}
+@example(_SI + "table1_frame")
+def _(): return {"cells": [_cell()]}
+@example(_SI + "sensitivity")
+def _(): return {"h_values": [16, 32], "variants": {"ours": _sim.Settings()}, "rng": rng(), "p": 0.01, "points": 1,
+                 "samples_per_unit": 2, "batches": 2}
+@example(_SI + "noise_study")
+def _(): return {"h": 16, "p": 0.01, "rng": rng(), "settings": _sim.Settings(), "N_values": [16, 32], "batches": 2}
+@example(_SI + "landscape")
+def _(): return {"h": 16, "p": 0.3, "rng": rng(), "settings": _sim.Settings(), "t_values": [-0.1, 0.1], "samples": 16,
+                 "batches": 2, "delta": 0.1}
+@example(_SI + "line_bias_readings")
+def _(): return {"h": 16, "rng": rng(), "settings": _sim.Settings(), "t_values": [-0.1, 0.1], "p": 0.01,
+                 "prefactors": [0.5, 1.0]}
