@@ -55,7 +55,7 @@ def fwht(x: np.ndarray) -> np.ndarray:
     symmetric, :math:`H_n^2 = nI`), :math:`n` a power of 2.  Vectorised over the leading axes;
     :math:`O(n\log n)` per vector.  Returns a new float array.
     """
-    y = np.array(x, dtype=np.float64)
+    y = np.array(check.real_array(x, "x", ndim=(1, 2, 3)), dtype=np.float64)
     n = y.shape[-1]
     if n < 1 or n & (n - 1):
         raise ValueError(f"x must have a power-of-2 length along its last axis, got {n}")
@@ -122,6 +122,35 @@ def kerdock_signs(n: int, s: int) -> np.ndarray:
     return np.where(q & 1, -1.0, 1.0)
 
 
+def _indices(value: object, name: str, h: int) -> np.ndarray:
+    """Atom indices: an integer array (integral floats accepted) with entries in ``[0, h)``; empty allowed."""
+    array = np.asarray(value) if not isinstance(value, (str, bytes)) else value
+    if not (isinstance(array, np.ndarray) and array.dtype.kind in "iu"):
+        array = check.real_array(value, name, empty=True)
+        if np.any(array != np.round(array)):
+            raise ValueError(f"{name} must hold integer indices")
+    if array.size and (array.min() < 0 or array.max() >= h):
+        raise ValueError(f"{name} must hold indices in [0, {h - 1}]")
+    return array.astype(np.int64, copy=False)
+
+
+def _pair(i: object, j: object, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index arrays ``i`` and ``j`` of :meth:`gram`, broadcast together."""
+    i, j = _indices(i, "i", h), _indices(j, "j", h)
+    try:
+        return np.broadcast_arrays(i, j)
+    except ValueError as exc:
+        raise ValueError(f"i and j must broadcast together, got shapes {i.shape} and {j.shape}") from exc
+
+
+def _operand(value: object, name: str, rows: int) -> np.ndarray:
+    """A vector ``(rows,)`` or a matrix ``(rows, c)`` for :meth:`matvec`/:meth:`rmatvec`."""
+    array = check.real_array(value, name, ndim=(1, 2))
+    if array.shape[0] != rows:
+        raise ValueError(f"{name} must have {rows} rows, got shape {array.shape}")
+    return array
+
+
 def _random_signs(rng: np.random.Generator, size: int) -> np.ndarray:
     return rng.choice(np.array([-1.0, 1.0]), size=size)
 
@@ -182,9 +211,7 @@ class StructuredDictionary:
 
     def rmatvec(self, y: np.ndarray) -> np.ndarray:
         r""":math:`A^{*\top}y` for ``y`` of shape ``(n,)`` or ``(n, c)``: shape ``(h,)`` or ``(h, c)``; :math:`O(h\log n)` per column."""
-        y = np.asarray(y, dtype=np.float64)
-        if y.shape[0] != self.n:
-            raise ValueError(f"y must have {self.n} rows, got shape {y.shape}")
+        y = _operand(y, "y", self.n)
         rows = self._rotate(y.T, transpose=True)  # (..., n): one row per column of y
         parts = [rows if s is None else fwht(rows * s) / np.sqrt(self.n) for s in self.signs]
         frame = np.concatenate(parts, axis=-1)  # (..., h) in frame order
@@ -192,9 +219,7 @@ class StructuredDictionary:
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
         r""":math:`A^*x` for ``x`` of shape ``(h,)`` or ``(h, c)``: shape ``(n,)`` or ``(n, c)``."""
-        x = np.asarray(x, dtype=np.float64)
-        if x.shape[0] != self.h:
-            raise ValueError(f"x must have {self.h} rows, got shape {x.shape}")
+        x = _operand(x, "x", self.h)
         frame = np.empty(x.T.shape)
         frame[..., self.order] = x.T * self.column_signs
         total = 0.0
@@ -205,7 +230,9 @@ class StructuredDictionary:
 
     def columns(self, index: np.ndarray) -> np.ndarray:
         """The atoms ``index`` as an ``(n, len(index))`` array, generated without forming :math:`A^*`."""
-        index = np.asarray(index, dtype=np.int64)
+        index = _indices(index, "index", self.h)
+        if index.ndim != 1:
+            raise ValueError(f"index must be a 1-d array, got shape {index.shape}")
         block, row = np.divmod(self.order[index], self.n)
         out = np.zeros((self.n, index.size))
         for b, s in enumerate(self.signs):
@@ -242,7 +269,7 @@ class StructuredDictionary:
         the Walsh spectrum of :math:`\sigma_a\sigma_b` at :math:`r\oplus r'`, divided by :math:`n`.
         The rotation :math:`Q` is orthogonal and drops out.
         """
-        i, j = np.broadcast_arrays(np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64))
+        i, j = _pair(i, j, self.h)
         (bi, ri), (bj, rj) = np.divmod(self.order[i.ravel()], self.n), np.divmod(self.order[j.ravel()], self.n)
         out = np.zeros(bi.size)
         code = bi * len(self.signs) + bj
@@ -282,6 +309,7 @@ class StructuredDictionary:
         The Gram matrix is unchanged up to the order and the signs of the atoms, so the coherence is too.
         """
         rng = check.generator(rng)
+        rotate = check.flag(rotate, "rotate")
         rotation = (_random_signs(rng, self.n), _random_signs(rng, self.n)) if rotate else self.rotation
         return StructuredDictionary(self.n, self.signs, rng.permutation(self.order),
                                     self.column_signs * _random_signs(rng, self.h), rotation)
@@ -313,14 +341,17 @@ class DenseDictionary:
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
         r""":math:`A^*x`."""
-        return self.A @ x
+        return self.A @ _operand(x, "x", self.h)
 
     def rmatvec(self, y: np.ndarray) -> np.ndarray:
         r""":math:`A^{*\top}y`."""
-        return self.A.T @ y
+        return self.A.T @ _operand(y, "y", self.n)
 
     def columns(self, index: np.ndarray) -> np.ndarray:
         """The atoms ``index``, ``(n, len(index))``."""
+        index = _indices(index, "index", self.h)
+        if index.ndim != 1:
+            raise ValueError(f"index must be a 1-d array, got shape {index.shape}")
         return self.A[:, index]
 
     def dense(self) -> np.ndarray:
@@ -334,7 +365,7 @@ class DenseDictionary:
 
     def gram(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         r"""Gram entries :math:`\langle A^*_i, A^*_j\rangle` for the index pairs ``(i, j)`` (broadcast)."""
-        i, j = np.broadcast_arrays(np.asarray(i), np.asarray(j))
+        i, j = _pair(i, j, self.h)
         return np.einsum("np,np->p", self.A[:, i.ravel()], self.A[:, j.ravel()]).reshape(i.shape)
 
     @cached_property
@@ -348,6 +379,7 @@ def identity_hadamard(n: int) -> StructuredDictionary:
     n = check.integer(n, "n", minimum=2)
     if n & (n - 1):
         raise ValueError(f"n must be a power of 2, got {n}")
+    check.allocation("n", 2 * n * 16.0)  # the order and column signs, (2n,) each
     return StructuredDictionary(n, (None, np.ones(n)), np.arange(2 * n), np.ones(2 * n))
 
 

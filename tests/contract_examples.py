@@ -77,10 +77,7 @@ RESULT_TYPES = {
 }
 
 # Modules whose examples are still being written (issue 12 goes module by module).
-PENDING_MODULES = ("lib.experiments.hessian", "lib.estimators",
-                   "lib.experiments.simulations",
-                   # merged after the contract test; their owners add examples (issue 12)
-                   "lib.dictionaries", "lib.experiments.coherence")
+PENDING_MODULES = ("lib.estimators",)
 
 
 @dataclass
@@ -810,3 +807,182 @@ example(_EMN + "Sweep.at")(lambda: {"self": _sweep(), "hidden": 2})
 for _name in ("active_units", "summary"):
     example(f"{_EMN}Sweep.{_name}", allow={"images": ["wrong_shape"]})(  # fewer images
         lambda: {"self": _sweep(), "images": _mnist_split()[1].images})
+
+
+# ---- lib.dictionaries, lib.experiments.coherence, lib.experiments.simulations, lib.experiments.hessian,
+# ---- lib.estimators ----------------------------------------------------------------------------
+
+import lib.dictionaries  # noqa: E402
+import lib.experiments.coherence  # noqa: E402
+import lib.experiments.hessian  # noqa: E402
+import lib.experiments.simulations as _sim  # noqa: E402
+
+RESULT_TYPES |= {
+    "lib.dictionaries.StructuredDictionary",  # built by kerdock / identity_hadamard / randomized
+    "lib.experiments.coherence.Slope",
+    "lib.experiments.simulations.LineBiasReadings",
+}
+_INDEX_ALLOW = ["wrong_shape", "empty_array"]  # any (possibly empty) selection of atoms
+
+
+@functools.cache
+def _kerdock() -> lib.dictionaries.StructuredDictionary:
+    return lib.dictionaries.kerdock(4, 2).randomized(rng())
+
+
+@functools.cache
+def _dense() -> lib.dictionaries.DenseDictionary:
+    return lib.dictionaries.DenseDictionary(instance()["A"])
+
+
+_D = "lib.dictionaries."
+@example(_D + "fwht", allow={"x": ["extra_axis"]})  # vectorised over leading axes
+def _(): return {"x": np.arange(8.0)}
+@example(_D + "max_bases")
+def _(): return {"n": 4}
+@example(_D + "kerdock_signs", allow={"s": ["zero"]})  # s = 0: the plain Hadamard basis
+def _(): return {"n": 4, "s": 1}
+@example(_D + "identity_hadamard")
+def _(): return {"n": 4}
+@example(_D + "kerdock")
+def _(): return {"n": 4, "bases": 2}
+@example(_D + "gaussian")
+def _(): return {"n": 4, "h": 8, "rng": rng()}
+@example(_D + "DenseDictionary", allow={"A": ["wrong_shape"]})  # any dictionary
+def _(): return {"A": instance()["A"]}
+for _cls, _self in (("StructuredDictionary", _kerdock), ("DenseDictionary", _dense)):
+    example(f"{_D}{_cls}.columns", allow={"index": _INDEX_ALLOW})(lambda s=_self: {"self": s(), "index": np.array([0, 1])})
+    example(f"{_D}{_cls}.gram", allow={"i": _INDEX_ALLOW + ["extra_axis"], "j": _INDEX_ALLOW + ["extra_axis"]})(
+        lambda s=_self: {"self": s(), "i": np.array([0, 1, 2]), "j": np.array([1, 2, 3])})
+    example(f"{_D}{_cls}.matvec")(lambda s=_self: {"self": s(), "x": np.ones(s().h)})
+    example(f"{_D}{_cls}.rmatvec")(lambda s=_self: {"self": s(), "y": np.ones(s().n)})
+@example(_D + "StructuredDictionary.randomized")
+def _(): return {"self": _kerdock(), "rng": rng(), "rotate": True}
+
+
+_CO = "lib.experiments.coherence."
+_SETTINGS = {"n_fraction": 0.25, "delta": 0.1, "prefactor": 0.5, "low": 1.0, "high": 2.0, "rounding": "round"}
+_H = ["wrong_shape", "extra_axis"]  # vectorised over h
+@example(_CO + "make_dictionary")
+def _(): return {"family": "kerdock", "h": 64, "rng": rng()}
+@example(_CO + "points_on", allow={"delta": ["zero"]})
+def _(): return {"dictionary": _kerdock(), "delta": 0.1, "points": 2, "rng": rng()}
+@example(_CO + "table_task", allow={"settings": ["empty_mapping"], "draw": ["zero", "huge"],  # defaults; a label
+                                   "max_samples": ["huge"], "pilot_per_unit": ["huge"]})  # a cap; capped by it
+def _(): return {"rng": rng(), "h": 64, "p_values": [0.3], "settings": dict(_SETTINGS), "points": 2, "batches": 2,
+                 "pilot_per_unit": 2, "max_samples": 64, "family": "kerdock", "draw": 0}
+@example(_CO + "table", allow={"max_samples": ["huge"], "pilot_per_unit": ["huge"],  # a cap; capped by it
+                               "seed": ["zero", "huge"]})  # any nonnegative integer seeds
+def _():
+    import lib.experiments.simulations as sim
+    return {"settings": sim.Settings(**_SETTINGS), "family": "kerdock", "h_values": [64], "p_values": [0.3], "draws": 1,
+            "points": 2, "batches": 2, "pilot_per_unit": 2, "max_samples": 64, "seed": 1}
+@example(_CO + "recovery_task", allow={"settings": ["empty_mapping"]})
+def _(): return {"rng": rng(), "h": 64, "p": 0.3, "nu": 0.3, "settings": dict(_SETTINGS), "samples": 20}
+@example(_CO + "fit_slopes")
+def _():
+    import pandas as pd
+    return {"table": pd.DataFrame({"p": [0.3, 0.3], "h": [16, 64], "point_values": [[0.5, 0.6], [0.3, 0.35]]})}
+@example(_CO + "xi_exact", allow={"h": _H, "coherence": _H})
+def _(): return {"h": np.array([16.0, 64.0]), "coherence": np.array([0.5, 0.25])}
+@example(_CO + "nu_of_delta", allow={"h": _H})
+def _(): return {"h": np.array([16.0, 64.0]), "p": 0.3, "delta": 0.1}
+@example(_CO + "whole_bound", allow={"h": _H})
+def _(): return {"h": np.array([16.0, 64.0]), "p": 0.3, "settings": _sim.Settings()}
+@example(_CO + "first_order", allow={"h": _H})
+def _(): return {"h": np.array([16, 64]), "p": 0.3, "settings": _sim.Settings(), "smooth": False}
+@example(_CO + "theorem31_onset")
+def _(): return {"p": 0.3, "nu": 0.3, "settings": _sim.Settings(), "h_max": 2.0**8}
+@example(_CO + "row_for_widget", allow={"prefactor": ["zero"], "mu_in_bias": ["zero"]})
+def _(): return {"family": "kerdock", "p": 0.3, "prefactor": 0.5, "mu_in_bias": 1.0, "h_values": [64], "rng": rng(),
+                 "samples_per_unit": 2, "batches": 2}
+
+
+_EH = "lib.experiments.hessian."
+
+
+@functools.cache
+def _model8() -> lib.model.SparseCodingModel:
+    return lib.model.SparseCodingModel(instance()["A"], 0.3)
+
+
+@functools.cache
+def _spectrum() -> object:
+    return lib.experiments.hessian.spectrum("W", instance()["W"], _model8(), 0.5, rng(), sets=2, N=40, split=False)
+
+
+@example(_EH + "stationary_point", allow={"eps": ["zero"]})
+def _(): return {"model": _model8(), "eps": 0.5, "f_tol": 1e-6}
+@example(_EH + "empirical_stationary_point", allow={"eps": ["zero"], "W0": ["wrong_shape"], "Y": ["wrong_shape"]})
+def _(): return {"W0": instance()["W"], "Y": instance()["Y"], "eps": 0.5, "gtol": 1e-3, "maxiter": 3}
+@example(_EH + "spectrum_task", allow={"eps": ["zero"], "ncv": ["huge"]})  # ncv is capped by the live rows
+def _(): return {"rng": rng(), "W": instance()["W"], "model": _model8(), "eps": 0.5, "N": 40, "tol": 1e-2, "ncv": 8,
+                 "split": True}
+@example(_EH + "spectrum", allow={"eps": ["zero"], "label": ["unknown_string"]})  # free text
+def _(): return {"label": "W", "W": instance()["W"], "model": _model8(), "eps": 0.5, "rng": rng(), "sets": 2, "N": 40,
+                 "tol": 1e-2, "split": False}
+@example(_EH + "stationary_task", allow={"eps": ["zero"]})
+def _(): return {"rng": rng(), "n": 4, "h": 8, "k": 2, "eps": 0.1, "N": 40, "fit_N": 40, "sets": 2, "gtol": 1e-3,
+                 "proxy": False}
+@example(_EH + "random_line", allow={"t": ["zero"]})
+def _(): return {"model": _model8(), "t": 0.1, "rng": rng()}
+@example(_EH + "end_point_task", allow={"eps": ["zero"], "replicate": ["zero", "huge"]})  # a label
+def _(): return {"rng": rng(), "n": 4, "h": 8, "k": 2, "eps": 0.1, "replicate": 0, "steps": 2, "batch_size": 8,
+                 "lr": 1e-3, "lr_end": 1e-4, "N": 40, "sets": 2}
+@example(_EH + "classify")
+def _(): return {"s": _spectrum(), "z": 3.0}
+
+
+_SI = "lib.experiments.simulations."
+_FORMULA = ["huge"]  # a closed form: any size
+
+
+@functools.cache
+def _structures() -> tuple:
+    d = instance()
+    return (lib.estimators.GradientStructure.of(d["W"], d["A"], 0.0),)
+
+
+@functools.cache
+def _cell() -> object:
+    return _sim.measure_cell(_structures(), 0.3, 0.5, _sim.Settings(), rng(), batches=2, pilot_per_unit=2, max_samples=32)
+
+
+@example(_SI + "Settings")
+def _(): return dict(_SETTINGS)
+@example(_SI + "Settings.n", allow={"h": _FORMULA})
+def _(): return {"self": _sim.Settings(), "h": 16}
+@example(_SI + "Settings.k", allow={"h": _FORMULA})
+def _(): return {"self": _sim.Settings(), "h": 16, "p": 0.3}
+@example(_SI + "Settings.codes", allow={"h": _FORMULA})  # memory N k, not h
+def _(): return {"self": _sim.Settings(), "h": 16, "p": 0.3, "N": 4, "rng": rng()}
+@example(_SI + "Settings.bias", allow={"h": _FORMULA})
+def _(): return {"self": _sim.Settings(), "h": 16, "p": 0.3, "coherence": 0.5, "delta": 0.1}
+@example(_SI + "cell_memory", allow={"h": _FORMULA, "n": _FORMULA, "points": _FORMULA, "samples": _FORMULA, "k": _FORMULA})
+def _(): return {"h": 16, "n": 4, "points": 2, "samples": 64, "k": 2}
+@example(_SI + "default_variants")
+def _(): return {"base": _sim.Settings()}
+@example(_SI + "k1_prediction", allow={"h": _FORMULA})
+def _(): return {"h": 16, "eps": 0.5, "delta": 0.1, "low": 1.0, "high": 2.0}
+@example(_SI + "smooth_sparse_codes", allow={"h": _FORMULA})  # memory N k, not h
+def _(): return {"h": 16, "p": 0.3, "N": 4, "rng": rng(), "low": 1.0, "high": 2.0}
+@example(_SI + "measure_cell", allow={"max_samples": ["huge"], "pilot_per_unit": ["huge"],  # a cap; capped by it
+                                      "coherence": ["zero"]})
+def _(): return {"structures": _structures(), "p": 0.3, "coherence": 0.5, "settings": _sim.Settings(), "rng": rng(),
+                 "batches": 2, "pilot_per_unit": 2, "max_samples": 32, "relative_bias": 0.01, "exact": True}
+@example(_SI + "table1", allow={"max_samples": ["huge"], "pilot_per_unit": ["huge"]})  # a cap; capped by it
+def _(): return {"h_values": [16], "p_values": [0.3], "rng": rng(), "settings": _sim.Settings(), "points": 1,
+                 "batches": 2, "pilot_per_unit": 2, "max_samples": 32, "relative_bias": 0.01}
+@example(_SI + "table1_frame")
+def _(): return {"cells": [_cell()]}
+@example(_SI + "sensitivity")
+def _(): return {"h_values": [16, 32], "variants": {"ours": _sim.Settings()}, "rng": rng(), "p": 0.01, "points": 1,
+                 "samples_per_unit": 2, "batches": 2}
+@example(_SI + "noise_study")
+def _(): return {"h": 16, "p": 0.01, "rng": rng(), "settings": _sim.Settings(), "N_values": [16, 32], "batches": 2}
+@example(_SI + "landscape")
+def _(): return {"h": 16, "p": 0.3, "rng": rng(), "settings": _sim.Settings(), "t_values": [-0.1, 0.1], "samples": 16,
+                 "batches": 2, "delta": 0.1}
+@example(_SI + "line_bias_readings")
+def _(): return {"h": 16, "rng": rng(), "settings": _sim.Settings(), "t_values": [-0.1, 0.1], "p": 0.01,
+                 "prefactors": [0.5, 1.0]}

@@ -15,7 +15,7 @@ function ``task(rng, **params)`` of JSON-able parameters (the settings as a dict
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -51,7 +51,8 @@ FAMILIES = ("kerdock", "identity+hadamard", "gaussian")
 def make_dictionary(family: str, h: int, rng: np.random.Generator):
     r"""A dictionary of ``family`` with ``h`` atoms: Kerdock (:math:`n = h/4`, randomised), identity + Hadamard (:math:`n = h/2`, randomised), or Gaussian (:math:`n = h/4`)."""
     rng = check.generator(rng)
-    h = check.integer(h, "h", minimum=8)
+    family = check.choice(family, "family", FAMILIES)
+    h = check.integer(h, "h", minimum=8, maximum=4 * 16384)
     if family == "kerdock":
         return dictionaries.kerdock(h // 4, 4).randomized(rng, rotate=False)
     if family == "identity+hadamard":
@@ -63,6 +64,10 @@ def make_dictionary(family: str, h: int, rng: np.random.Generator):
 
 def points_on(dictionary, delta: float, points: int, rng: np.random.Generator) -> list[estimators.DictionaryStructure]:
     r"""``points`` random encoders :math:`W^\top = A^* + \delta\Delta` (:math:`\Delta` Gaussian with unit columns) as structures with bias 0."""
+    check.of_type(dictionary, "dictionary", (dictionaries.StructuredDictionary, dictionaries.DenseDictionary))
+    delta = check.real(delta, "delta", minimum=0.0)
+    points = check.loop_count(points, "points")
+    rng = check.generator(rng)
     return [estimators.DictionaryStructure.of(dictionary.At + delta * model.random_dictionary(dictionary.n, dictionary.h, rng).T,
                                               dictionary, 0.0) for _ in range(points)]
 
@@ -74,7 +79,9 @@ def table_task(rng: np.random.Generator, *, h: int, p_values: Sequence[float], s
     ``settings`` is :class:`lib.experiments.simulations.Settings` as a dict; ``draw`` numbers the
     independent dictionaries at one ``h``.
     """
-    settings = sim.Settings(**settings)
+    settings = _settings(settings)
+    p_values = check.real_sequence(p_values, "p_values", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
+    check.integer(draw, "draw", minimum=0)
     dictionary = make_dictionary(family, h, rng)
     structures = points_on(dictionary, settings.delta, points, rng)
     rows = []
@@ -97,9 +104,14 @@ def table(settings: sim.Settings, family: str, h_values: Sequence[int], *, p_val
     """
     check.of_type(settings, "settings", sim.Settings)
     family = check.choice(family, "family", FAMILIES)
-    h_values = check.integer_sequence(h_values, "h_values", minimum=4)
-    draws = check.integer(draws, "draws", minimum=1)
-    tasks = [dict(h=h, p_values=list(p_values), settings=asdict(settings), points=points, batches=batches,
+    h_values = check.integer_sequence(h_values, "h_values", minimum=8, maximum=4 * 16384)  # as make_dictionary
+    draws = check.loop_count(draws, "draws")
+    p_values = list(check.real_sequence(p_values, "p_values", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True))
+    points = check.loop_count(points, "points")
+    batches = check.integer(batches, "batches", minimum=2)
+    pilot_per_unit = check.integer(pilot_per_unit, "pilot_per_unit", minimum=1)
+    max_samples = sim._sample_cap(max_samples, batches)
+    tasks = [dict(h=h, p_values=p_values, settings=asdict(settings), points=points, batches=batches,
                   pilot_per_unit=pilot_per_unit, max_samples=max_samples, family=family, draw=d)
              for h in h_values for d in range(draws)]
     rows = execution.map_tasks(table_task, tasks, seed=seed,
@@ -114,7 +126,10 @@ def recovery_task(rng: np.random.Generator, *, h: int, p: float, nu: float, sett
     returns the fraction of samples whose support the ReLU layer recovers exactly and the active
     units per sample.  ``settings`` as in :func:`table_task`.
     """
-    settings = sim.Settings(**settings)
+    settings = _settings(settings)
+    p = check.exponent(p)
+    nu = check.real(nu, "nu", minimum=0.0, strict_min=True)
+    samples = check.loop_count(samples, "samples")
     dictionary = make_dictionary("kerdock", h, rng)
     delta = float(np.squeeze(theory.ball_radius(h, p, nu)))
     eps = float(np.squeeze(theory.theorem_bias(h, p, delta, dictionary.coherence, settings.m1)))
@@ -123,6 +138,19 @@ def recovery_task(rng: np.random.Generator, *, h: int, p: float, nu: float, sett
     sums = estimators.accumulate(structure.with_bias(eps), support, values, xmax=settings.high)
     return {"h": h, "p": p, "nu": nu, "delta": delta, "eps": eps, "recovered": sums.recovered / sums.N,
             "active_per_sample": sums.active / sums.N, "k": support.shape[1]}
+
+
+def _settings(settings: object) -> sim.Settings:
+    """``settings`` of the tasks: a mapping of :class:`lib.experiments.simulations.Settings` fields."""
+    check.of_type(settings, "settings", Mapping)
+    try:
+        return sim.Settings(**settings)
+    except TypeError as exc:
+        raise TypeError(f"settings must hold fields of Settings ({exc})") from exc
+
+
+def _h_array(h: object) -> np.ndarray:
+    return check.real_array(h, "h", ndim=(0, 1), minimum=1.0, strict_min=True)
 
 
 @dataclass(frozen=True)
@@ -141,6 +169,7 @@ def fit_slopes(table: pd.DataFrame) -> dict[float, Slope]:
     The points are independent (fresh dictionary and directions per draw, fresh data per cell); the
     interval is the least-squares :math:`t` interval with :math:`m - 2` degrees of freedom.
     """
+    check.of_type(table, "table", pd.DataFrame)
     out = {}
     for p, rows in table.groupby("p"):
         x = np.concatenate([np.full(len(v), np.log(h)) for h, v in zip(rows["h"], rows["point_values"])])
@@ -153,13 +182,16 @@ def fit_slopes(table: pd.DataFrame) -> dict[float, Slope]:
 
 def xi_exact(h: object, coherence: object) -> np.ndarray:
     r""":math:`\xi` with :math:`h^{-\xi} = ` coherence, exactly (:math:`\xi = \tfrac12 - \log 2/\log h` for :math:`1/\sqrt n`, :math:`n = h/4`)."""
-    h = np.asarray(h, dtype=float)
-    return -np.log(np.asarray(coherence, dtype=float)) / np.log(h)
+    h = _h_array(h)
+    coherence = check.real_array(coherence, "coherence", minimum=0.0, maximum=1.0, strict_min=True)
+    return -np.log(coherence) / np.log(h)
 
 
 def nu_of_delta(h: object, p: float, delta: float) -> np.ndarray:
     r""":math:`\nu` with :math:`\delta = h^{-p-\nu}`: :math:`\nu = -\log\delta/\log h - p` (Table 1's fixed :math:`\delta`)."""
-    return -np.log(delta) / np.log(np.asarray(h, dtype=float)) - p
+    h, p = _h_array(h), check.exponent(p)
+    delta = check.real(delta, "delta", minimum=0.0, strict_min=True)
+    return -np.log(delta) / np.log(h) - p
 
 
 def whole_bound(h: object, p: float, settings: sim.Settings) -> np.ndarray:
@@ -168,7 +200,9 @@ def whole_bound(h: object, p: float, settings: sim.Settings) -> np.ndarray:
     :math:`h^{p-1}[4m_1^2(h^{-\nu} + h^{p-\xi}) + m_2h^{-p-\nu}]` with :math:`\xi` and :math:`\nu`
     exact at every :math:`h` (:func:`xi_exact`, :func:`nu_of_delta`).
     """
-    h = np.atleast_1d(np.asarray(h, dtype=float))
+    h = np.atleast_1d(_h_array(h))
+    p = check.exponent(p)
+    check.of_type(settings, "settings", sim.Settings)
     m2 = (settings.low**2 + settings.low * settings.high + settings.high**2) / 3.0
     xi, nu = xi_exact(h, 2.0 / np.sqrt(h)), nu_of_delta(h, p, settings.delta)
     return np.array([float(np.squeeze(theory.reconstructed_bound(int(hh), p, float(v), float(x), settings.m1, m2)))
@@ -180,7 +214,10 @@ def first_order(h: object, p: float, settings: sim.Settings, smooth: bool) -> np
 
     :math:`q = k/h` with :math:`k = \mathrm{round}(h^p)`, or :math:`q = h^{p-1}` for the smooth support size.
     """
-    h = np.atleast_1d(np.asarray(h, dtype=int))
+    h = np.atleast_1d(_h_array(h)).astype(int)
+    p = check.exponent(p)
+    check.of_type(settings, "settings", sim.Settings)
+    smooth = check.flag(smooth, "smooth")
     m2 = (settings.low**2 + settings.low * settings.high + settings.high**2) / 3.0
     k = np.array([hh**p if smooth else model.support_size(int(hh), p) for hh in h], dtype=float)
     eps = np.array([settings.bias(int(hh), p, 2.0 / np.sqrt(hh)) for hh in h])
@@ -197,6 +234,8 @@ def theorem31_onset(p: float, nu: float, settings: sim.Settings, *, h_max: float
     """
     p = check.exponent(p)
     nu = check.real(nu, "nu", minimum=0.0, strict_min=True)
+    check.of_type(settings, "settings", sim.Settings)
+    h_max = check.real(h_max, "h_max", minimum=16.0, maximum=2.0**64)
     for log_h in np.arange(4.0, np.log2(h_max), 1 / 64):
         h = 2.0**log_h
         delta = h ** (-p - nu)
@@ -215,6 +254,13 @@ def row_for_widget(family: str, p: float, prefactor: float, mu_in_bias: float, h
     """
     settings = replace(sim.Settings(), prefactor=check.real(prefactor, "prefactor", minimum=0.0))
     mu_in_bias = check.real(mu_in_bias, "mu_in_bias", minimum=0.0)
+    family = check.choice(family, "family", FAMILIES)
+    p = check.exponent(p)
+    h_values = check.integer_sequence(h_values, "h_values", minimum=8, maximum=4 * 16384)
+    rng = check.generator(rng)
+    samples_per_unit = check.loop_count(samples_per_unit, "samples_per_unit")
+    batches = check.integer(batches, "batches", minimum=2)
+    check.work("samples_per_unit, batches", float(samples_per_unit * max(h_values) + batches) * max(h_values))
     rows = []
     for h in h_values:
         dictionary = make_dictionary(family, h, rng)

@@ -64,6 +64,7 @@ def stationary_point(model: _model.SparseCodingModel, eps: float, *, f_tol: floa
     residual : float
         :math:`\max|\mathbb E\widetilde\nabla_W L(W^\dagger)|/q` reached.
     """
+    check.of_type(model, "model", _model.SparseCodingModel)
     eps = check.real(eps, "eps", minimum=0.0)
     f_tol = check.real(f_tol, "f_tol", minimum=0.0, strict_min=True)
 
@@ -107,7 +108,7 @@ def empirical_stationary_point(W0: np.ndarray, Y: np.ndarray, eps: float, *, gto
     result = minimize(lambda x: autoencoder.loss(x.reshape(W0.shape), Y, eps), W0.ravel(),
                       jac=lambda x: autoencoder.gradient(x.reshape(W0.shape), Y, eps).ravel(), hessp=hessp,
                       method="trust-krylov", options={"gtol": check.real(gtol, "gtol", minimum=0.0, strict_min=True),
-                                                      "maxiter": check.integer(maxiter, "maxiter", minimum=1)})
+                                                      "maxiter": check.loop_count(maxiter, "maxiter")})
     W = result.x.reshape(W0.shape)
     return W, float(np.linalg.norm(autoencoder.gradient(W, Y, eps))), int(cache["hvps"])
 
@@ -128,7 +129,11 @@ def spectrum_task(rng: np.random.Generator, *, W: np.ndarray, model: _model.Spar
         firing per sample) and, with ``split``, ``split`` (:class:`lib.hessian.DirectionSplit` of the
         smallest eigenvector).
     """
-    N = check.integer(N, "N", minimum=1)
+    rng = check.generator(rng)
+    W, eps, N = _point(W, model, eps, N)
+    tol = check.real(tol, "tol", minimum=0.0, strict_min=True)
+    ncv = check.integer(ncv, "ncv", minimum=3)
+    split = check.flag(split, "split")
     Y = training.draw_batch(model, N, rng).Y
     live = np.flatnonzero(np.any(W @ Y - eps > 0, axis=1))
     op = hessian.HessianOperator(W, Y, eps, rows=live)
@@ -141,6 +146,26 @@ def spectrum_task(rng: np.random.Generator, *, W: np.ndarray, model: _model.Spar
     if split:
         out["split"] = hessian.direction_split(low.vectors[0], W, model.A, Y, eps)
     return out
+
+
+def _point(W: object, model: object, eps: object, N: object) -> tuple[np.ndarray, float, int]:
+    """Check an encoder ``W`` of ``model``'s shape, a bias ``eps >= 0`` and a sample size ``N`` whose signals fit in memory."""
+    check.of_type(model, "model", _model.SparseCodingModel)
+    W = check.matrix(W, "W", shape=(model.h, model.n), match="model")
+    eps = check.real(eps, "eps", minimum=0.0)
+    N = check.loop_count(N, "N")
+    check.allocation("N", 8.0 * N * (model.n + 2 * model.h))
+    return W, eps, N
+
+
+def _tier(n: object, h: object, k: object, eps: object) -> Tier:
+    """``Tier(n, h, k, eps)`` after refusing sizes whose dictionary would not fit in memory."""
+    n = check.integer(n, "n", minimum=2)
+    h = check.integer(h, "h", minimum=3)
+    if h <= n:
+        raise ValueError(f"h must be > n (an overcomplete dictionary), got n={n}, h={h}")
+    check.allocation("n, h", 8.0 * n * h)
+    return Tier(n, h, k, eps)
 
 
 def _over_sets(task: Callable[..., dict[str, Any]], params: Sequence[Mapping[str, Any]], rng: np.random.Generator) -> list[dict[str, Any]]:
@@ -214,8 +239,11 @@ class Spectrum:
 def spectrum(label: str, W: np.ndarray, model: _model.SparseCodingModel, eps: float, rng: np.random.Generator, *,
              sets: int, N: int, tol: float = TOL, split: bool = True) -> Spectrum:
     """:func:`spectrum_task` on ``sets`` independent sample sets of ``N`` signals, summarised as a :class:`Spectrum`."""
-    sets = check.integer(sets, "sets", minimum=2)
-    W = check.matrix(W, "W", shape=(model.h, model.n))
+    label = check.text(label, "label")
+    sets = check.loop_count(sets, "sets", minimum=2)
+    W, eps, N = _point(W, model, eps, N)
+    tol = check.real(tol, "tol", minimum=0.0, strict_min=True)
+    split = check.flag(split, "split")
     runs = _over_sets(spectrum_task, [dict(W=W, model=model, eps=eps, N=N, tol=tol, split=split and s == 0)
                                      for s in range(sets)], rng)
     grads = np.array([r["grad"] for r in runs])
@@ -257,7 +285,12 @@ class Stationary:
 def stationary_task(rng: np.random.Generator, *, n: int, h: int, k: int, eps: float, N: int, fit_N: int, sets: int,
                     gtol: float = 1e-4, proxy: bool = False) -> Stationary:
     r"""Draw a model of size ``Tier(n, h, k, eps)``, find :math:`W^\dagger` and :math:`\hat W` (fitted on ``fit_N`` samples), measure the spectrum at :math:`\hat W` (and at :math:`W^\dagger` with ``proxy``) on ``sets`` sets of ``N`` samples."""
-    tier = Tier(n, h, k, eps)
+    tier = _tier(n, h, k, eps)
+    N, fit_N = check.loop_count(N, "N"), check.loop_count(fit_N, "fit_N")
+    sets = check.loop_count(sets, "sets", minimum=2)
+    check.allocation("N, fit_N", 8.0 * max(N, fit_N) * (tier.n + 2 * tier.h))
+    gtol = check.real(gtol, "gtol", minimum=0.0, strict_min=True)
+    proxy = check.flag(proxy, "proxy")
     m = tier.model(check.generator(rng))
     start, _ = stationary_point(m, tier.eps)
     with threadpool_limits(limits=1, user_api="blas"):
@@ -268,6 +301,7 @@ def stationary_task(rng: np.random.Generator, *, n: int, h: int, k: int, eps: fl
 
 def random_line(model: _model.SparseCodingModel, t: float, rng: np.random.Generator) -> np.ndarray:
     r"""The encoder :math:`W = (A^* + t\Delta)^\top` of Figures 1–4, :math:`\Delta` Gaussian with unit columns drawn from ``rng``."""
+    check.of_type(model, "model", _model.SparseCodingModel)
     direction = _model.random_dictionary(model.n, model.h, check.generator(rng))
     return (model.A + check.real(t, "t") * direction).T
 
@@ -291,7 +325,14 @@ def end_point_task(rng: np.random.Generator, *, n: int, h: int, k: int, eps: flo
     from lib.experiments.training import RANDOM, starts
 
     check.integer(replicate, "replicate", minimum=0)
-    tier = Tier(n, h, k, eps)
+    tier = _tier(n, h, k, eps)
+    steps, batch_size = check.loop_count(steps, "steps"), check.loop_count(batch_size, "batch_size")
+    check.work("steps, batch_size", float(steps) * batch_size * tier.n * tier.h)
+    check.allocation("batch_size", 8.0 * batch_size * (tier.n + 2 * tier.h))
+    lr = check.real(lr, "lr", minimum=0.0, strict_min=True)
+    lr_end = check.real(lr_end, "lr_end", minimum=0.0, strict_min=True)
+    N, sets = check.loop_count(N, "N"), check.loop_count(sets, "sets", minimum=2)
+    check.allocation("N", 8.0 * N * (tier.n + 2 * tier.h))
     m = tier.model(check.generator(rng))
     with threadpool_limits(limits=1, user_api="blas"):
         result = training.train(m, starts(m, [], rng)[RANDOM], tier.eps, rng, steps=steps, lr=lr, lr_end=lr_end,
@@ -308,6 +349,7 @@ def classify(s: Spectrum, *, z: float = 3.0) -> str:
     and no unit is dead; ``"flat (dead units)"`` if :math:`\lambda_{\min} > z\,\mathrm{se}` on the live rows
     but some units never fire (their rows are exactly flat); else ``"undetermined"``.
     """
+    check.of_type(s, "s", Spectrum)
     z = check.real(z, "z", minimum=0.0, strict_min=True)
     if s.grad_norm > z * s.grad_se:
         return "still moving"

@@ -123,6 +123,7 @@ class Settings:
 
     def codes(self, h: int, p: float, N: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``N`` codes in sparse form with this support-size rule and value range."""
+        check.allocation("h, p, N", 16.0 * check.integer(N, "N", minimum=1) * self.k(h, p))
         if self.rounding == "smooth":
             return smooth_sparse_codes(h, p, N, rng, self.low, self.high)
         return model.sample_sparse_codes(h, self.k(h, p), N, rng, self.low, self.high)
@@ -138,6 +139,7 @@ class Settings:
 
 def default_variants(base: Settings = Settings()) -> dict[str, Settings]:
     """The alternatives of the sensitivity panel: two per unrecovered setting, plus the rounding rule."""
+    check.of_type(base, "base", Settings)
     return {
         "our defaults": base,
         "n = h/8": replace(base, n_fraction=1 / 8),
@@ -219,12 +221,12 @@ def line_bias_readings(h: int, rng: np.random.Generator, settings: Settings = Se
     rng = check.generator(rng)
     h = check.integer(h, "h", minimum=2)
     p = check.exponent(p)
+    _check_settings(settings)
+    check.allocation("h", 8.0 * h * h)
     if settings.k(h, p) != 1:
         raise ValueError(f"p must give k = 1 at h = {h}, got k = {settings.k(h, p)}")
-    t = np.array([check.real(v, "t_values") for v in t_values])
-    if t.size == 0:
-        raise ValueError("t_values must not be empty")
-    prefactors = [check.real(c, "prefactors", minimum=0.0, strict_min=True) for c in prefactors]
+    t = np.array(check.real_sequence(t_values, "t_values"))
+    prefactors = list(check.real_sequence(prefactors, "prefactors", minimum=0.0, strict_min=True))
     seed = _sweep_seed(rng)
     common = {"h": h, "p": p, "settings": asdict(settings), "seed": seed, "prefactors": prefactors}
     rows = execution.map_tasks(_bias_readings_point, [{"t": float(v), **common} for v in t], seed=seed,
@@ -320,6 +322,7 @@ def smooth_sparse_codes(h: int, p: float, N: int, rng: np.random.Generator, low:
     """
     p = check.exponent(p)
     top = model.support_size(h, p, "ceil")
+    check.allocation("h, p, N", 16.0 * check.integer(N, "N", minimum=1) * top)
     support, values = model.sample_sparse_codes(h, top, N, rng, low, high)
     short = rng.random(support.shape[0]) < top - h**p
     values[short, -1] = 0.0
@@ -337,6 +340,27 @@ def _monte_carlo(structures: Sequence[estimators.GradientStructure], k: int, set
         support, values = settings.codes(h, p, N, rng)
     points = [estimators.batched_gradient(s, support, values, batches, energy=float("nan")) for s in structures]
     return points, estimators.row_norm_statistics(points)
+
+
+def _sample_cap(value: object, batches: int, name: str = "max_samples") -> int:
+    """A sample count ``name``: an integer of at least ``batches`` (one sample per batch)."""
+    value = check.integer(value, name, minimum=1)
+    if value < batches:
+        raise ValueError(f"{name} must be >= batches, got {name}={value}, batches={batches}")
+    return value
+
+
+def _check_settings(settings: object) -> Settings:
+    return check.of_type(settings, "settings", Settings)
+
+
+def _check_structures(structures: object) -> list:
+    """A non-empty sequence of gradient structures (dense or implicit), all of one size."""
+    if not isinstance(structures, Sequence) or isinstance(structures, (str, bytes)) or not structures:
+        raise TypeError(f"structures must be a non-empty sequence of gradient structures, got {type(structures).__name__}")
+    for s in structures:
+        check.of_type(s, "structures", (estimators.GradientStructure, estimators.DictionaryStructure))
+    return list(structures)
 
 
 def _round_up(N: float, multiple: int) -> int:
@@ -368,11 +392,16 @@ def measure_cell(structures: Sequence[estimators.GradientStructure], p: float, c
     exact : bool
         Also compute the exact expectation when :math:`k = 1` (dense structures only).
     """
+    structures = _check_structures(structures)
     p = check.exponent(p)
+    coherence = check.real(coherence, "coherence", minimum=0.0, maximum=1.0)
+    _check_settings(settings)
     rng = check.generator(rng)
     batches = check.integer(batches, "batches", minimum=2)
     pilot_per_unit = check.integer(pilot_per_unit, "pilot_per_unit", minimum=1)
-    max_samples = check.integer(max_samples, "max_samples", minimum=batches)
+    max_samples = _sample_cap(max_samples, batches)
+    relative_bias = check.real(relative_bias, "relative_bias", minimum=0.0, strict_min=True)
+    exact = check.flag(exact, "exact")
     h = structures[0].h
     k = settings.k(h, p)
     eps = settings.bias(h, p, coherence)
@@ -479,10 +508,12 @@ def table1(h_values: Sequence[int], p_values: Sequence[float], rng: np.random.Ge
     points = check.integer(points, "points", minimum=1)
     batches = check.integer(batches, "batches", minimum=2)
     pilot_per_unit = check.integer(pilot_per_unit, "pilot_per_unit", minimum=1)
-    max_samples = check.integer(max_samples, "max_samples", minimum=batches)
+    max_samples = _sample_cap(max_samples, batches)
     relative_bias = check.real(relative_bias, "relative_bias", minimum=0.0, strict_min=True)
-    h_values = [check.integer(h, "h_values", minimum=2) for h in h_values]
-    p_values = [check.exponent(p, "p_values") for p in p_values]
+    h_values = list(check.integer_sequence(h_values, "h_values", minimum=2))
+    check.allocation("h_values", 8.0 * max(h_values) ** 2)
+    p_values = list(check.real_sequence(p_values, "p_values", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True))
+    _check_settings(settings)
     seed = _sweep_seed(rng)
     common = {"settings": asdict(settings), "seed": seed, "points": points, "batches": batches,
               "pilot_per_unit": pilot_per_unit, "max_samples": max_samples, "relative_bias": relative_bias}
@@ -500,7 +531,9 @@ def table1_frame(cells: Sequence[Cell]) -> pd.DataFrame:
     ``q`` (:math:`k/h`), ``ours_over_q``, and where the paper has the cell ``paper`` (its gradient
     norm), ``paper_h_pow_p_minus_1`` and ``ratio`` (ours / paper).
     """
-    frame = pd.DataFrame([asdict(c) for c in cells])
+    if not isinstance(cells, Sequence) or isinstance(cells, (str, bytes)) or not cells:
+        raise TypeError(f"cells must be a non-empty sequence of Cell, got {type(cells).__name__}")
+    frame = pd.DataFrame([asdict(check.of_type(c, "cells", Cell)) for c in cells])
     frame["h_pow_p_minus_1"] = np.round(frame["h"].astype(float) ** (frame["p"] - 1.0), 4)
     frame["q"] = frame["k"] / frame["h"]
     frame["ours_over_q"] = frame["corrected"] / frame["q"]
@@ -581,7 +614,15 @@ def sensitivity(h_values: Sequence[int], variants: Mapping[str, Settings], rng: 
     points = check.integer(points, "points", minimum=1)
     samples_per_unit = check.integer(samples_per_unit, "samples_per_unit", minimum=1)
     batches = check.integer(batches, "batches", minimum=2)
-    h_values = np.array([check.integer(h, "h_values", minimum=2) for h in h_values])
+    h_values = np.array(check.integer_sequence(h_values, "h_values", minimum=2))
+    check.allocation("h_values", 8.0 * float(h_values.max()) ** 2)
+    check.work("points, samples_per_unit, batches", float(points) * (samples_per_unit * float(h_values.max()) + batches)
+               * float(h_values.max()))
+    check.of_type(variants, "variants", Mapping)
+    if not variants:
+        raise ValueError("variants must not be empty")
+    for settings in variants.values():
+        check.of_type(settings, "variants", Settings)
     if h_values.size < 2:
         raise ValueError(f"h_values must hold at least 2 sizes for a slope, got {h_values.size}")
     seed = _sweep_seed(rng)
@@ -636,13 +677,18 @@ def noise_study(h: int, p: float, rng: np.random.Generator, settings: Settings =
     """
     rng = check.generator(rng)
     h = check.integer(h, "h", minimum=2)
+    check.allocation("h", 8.0 * h * h)
+    _check_settings(settings)
+    batches = check.integer(batches, "batches", minimum=2)
+    N_values = check.integer_sequence(N_values, "N_values", minimum=1)
+    check.allocation("N_values", 16.0 * max(N_values))
     k = settings.k(h, check.exponent(p))
     if k != 1:
         raise ValueError(f"p must give one nonzero per code (k = 1) for the exact reference, got k={k} for h={h}, p={p}")
     A, mu, (direction,) = _dictionary_and_points(settings.n(h), h, 1, rng)
     structure = estimators.GradientStructure.of(_line(A, direction, settings.delta), A, settings.bias(h, p, mu))
     exact = estimators.mean_row_norm(estimators.expected_gradient_k1(structure, settings.low, settings.high).gradient)
-    N_values = np.array([_round_up(check.integer(N, "N_values", minimum=batches), batches) for N in N_values])
+    N_values = np.array([_round_up(_sample_cap(N, batches, "N_values"), batches) for N in N_values])
     stats, active = [], 0.0
     for N in tqdm(N_values, desc="noise floor", leave=False):
         (point,), cell = _monte_carlo([structure], 1, settings, int(N), batches, rng)
@@ -757,11 +803,12 @@ def landscape(h: int, p: float, rng: np.random.Generator, settings: Settings = S
     rng = check.generator(rng)
     h = check.integer(h, "h", minimum=2)
     p = check.exponent(p)
+    _check_settings(settings)
+    check.allocation("h", 8.0 * h * h)
     batches = check.integer(batches, "batches", minimum=2)
-    samples = _round_up(check.integer(samples, "samples", minimum=batches), batches)
-    t = np.array([check.real(v, "t_values") for v in t_values])
-    if t.size == 0:
-        raise ValueError("t_values must not be empty")
+    samples = _round_up(_sample_cap(samples, batches, "samples"), batches)
+    check.allocation("samples", 16.0 * samples * settings.k(h, p))
+    t = np.array(check.real_sequence(t_values, "t_values"))
     delta = settings.delta if delta is None else check.real(delta, "delta", minimum=0.0)
     seed = _sweep_seed(rng)
     common = {"h": h, "p": p, "settings": asdict(settings), "seed": seed, "samples": samples, "batches": batches,
