@@ -64,22 +64,23 @@ TOO_WIDE = """() => {
 # Table cells holding a number (digits with signs, exponents, %, ±, brackets) whose text runs over
 # more than one line.
 BROKEN_NUMBERS = """() => {
+  // A number is one text node: it is broken when that node wraps.  A cell may hold two lines on purpose
+  // (Table 1's "ours ± s.e." over "/ paper", separated by <br>): separate text nodes are not compared.
   const numeric = /^[\\s\\d.,%eE+\\-−±×\\[\\]()–/]+$/;
   const found = [];
   for (const cell of document.querySelectorAll('main article td, main article th')) {
     const text = cell.innerText.trim();
     if (!text || text.length > 40 || !/\\d/.test(text) || !numeric.test(text)) continue;
-    const rects = [];
     const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
       if (!node.textContent.trim()) continue;
       const range = document.createRange();
       range.selectNodeContents(node);
-      rects.push(...[...range.getClientRects()].filter(r => r.width > 0));
+      const rects = [...range.getClientRects()].filter(r => r.width > 0);
+      if (!rects.length) continue;
+      const tops = rects.map(r => r.top);
+      if (Math.max(...tops) - Math.min(...tops) > 0.5 * Math.min(...rects.map(r => r.height))) { found.push(text); break; }
     }
-    if (!rects.length) continue;
-    const tops = rects.map(r => r.top);
-    if (Math.max(...tops) - Math.min(...tops) > 0.5 * Math.min(...rects.map(r => r.height))) found.push(text);
   }
   return found;
 }"""
