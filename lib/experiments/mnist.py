@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from tqdm import tqdm  # text bars on stderr: an executed notebook stores no widget state
 
 from lib import _validate as check
@@ -101,19 +102,37 @@ def fit(
     rng = check.generator(rng)
     model = mnist.build_autoencoder(hidden, hidden_layers, seed=int(rng.integers(2**31 - 1)), learning_rate=learning_rate)
     x_train, x_test = train.images.astype(np.float32), test.images.astype(np.float32)
+    # The mini-batch order comes from rng, not from Keras's global random state: one permutation per
+    # epoch, drawn up front, read by one tf.data pipeline, so that a single model.fit call trains
+    # every epoch (a call per epoch would rebuild Keras's input pipeline each time).
+    orders = np.stack([rng.permutation(len(x_train)) for _ in range(epochs)])
+    batches = _epoch_batches(x_train, orders, batch_size)
     start = time.perf_counter()
-    history = {"loss": [], "val_loss": []}
-    for _ in range(epochs):  # the mini-batch order comes from rng, not from Keras's global random state
-        order = rng.permutation(len(x_train))
-        epoch = model.fit(x_train[order], x_train[order], epochs=1, batch_size=batch_size, shuffle=False, verbose=0,
-                          validation_data=(x_test, x_test)).history
-        for key in history:
-            history[key].extend(epoch[key])
+    history = model.fit(batches, epochs=epochs, steps_per_epoch=-(-len(x_train) // batch_size), shuffle=False, verbose=0,
+                        validation_data=(x_test, x_test)).history
     seconds = time.perf_counter() - start
     weights = mnist.weights_of(model)
     return Fit(
         int(hidden), weights, np.asarray(history["loss"]), np.asarray(history["val_loss"]), weights.mse(test.images), seconds,
     )
+
+
+def _epoch_batches(images: np.ndarray, orders: np.ndarray, batch_size: int):
+    """A ``tf.data`` pipeline of ``(batch, batch)`` pairs: epoch ``e`` reads ``images`` in the order ``orders[e]``.
+
+    Each epoch is cut into batches on its own (its last batch may be short), exactly as a
+    ``model.fit(images[order], shuffle=False)`` call per epoch would cut it.
+    """
+    pixels = tf.constant(images)
+
+    def epoch(order):
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    def pair(index):
+        batch = tf.gather(pixels, index)
+        return batch, batch
+
+    return tf.data.Dataset.from_tensor_slices(orders).flat_map(epoch).map(pair)
 
 
 def mean_image_mse(train: mnist.Digits, test: mnist.Digits) -> float:
