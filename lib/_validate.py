@@ -262,7 +262,7 @@ def codes(support: object, values: object, h: int) -> tuple[np.ndarray, np.ndarr
     ordered = np.sort(support, axis=1)
     if np.any(ordered[:, 1:] == ordered[:, :-1]):
         raise ValueError("support must not repeat an index within a row (a code has k distinct nonzeros)")
-    values = matrix(values, "values", shape=support.shape)
+    values = matrix(values, "values", shape=support.shape, match="support")
     return support, values
 
 

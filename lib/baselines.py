@@ -28,7 +28,7 @@ from lib import _validate as check
 from lib import model as _model
 from lib.recovery import Recovery, recovery
 from lib import protocols
-from lib.estimators.gradient import masked_csr
+from lib.estimators.gradient import _masked_csr
 from lib.training import Adam, Batch, Clock, batches, draw_batch, run_loop
 
 __all__ = ["Fit", "sklearn_dictionary", "arora_neural", "arora_step_size", "TopKAutoencoder", "topk_autoencoder"]
@@ -196,9 +196,9 @@ def arora_neural(
         batch = next(stream)
         Z = batch.codes @ (model.A.T @ D)  # (N, h): row s is (A^T y_s)^T
         active = Z >= tau
-        X = masked_csr(Z, active)
+        X = _masked_csr(Z, active)
         residual = batch.signals - X @ D.T  # (N, n): (y_s - A x_s)^T
-        signs = masked_csr(active.astype(np.float64), active)
+        signs = _masked_csr(active.astype(np.float64), active)
         D = _unit_columns(D + (eta / batch_size) * (signs.T @ residual).T)
 
     return _run(step, lambda: D.T, model.A, steps, every, "Arora et al.", progress)

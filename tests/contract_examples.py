@@ -36,11 +36,6 @@ RESULT_TYPES = {
     "lib.recovery.Recovery",
     "lib.claims.Claim",
     "lib.baselines.Fit",
-    "lib.estimators.Sums",
-    "lib.estimators.BatchedGradient",
-    "lib.estimators.NormStatistic",
-    "lib.estimators.CellStatistics",
-    "lib.estimators.ExpectedK1",
     "lib.experiments.criticality.GradientEstimate",
     "lib.experiments.criticality.AutodiffComparison",
     "lib.experiments.criticality.CriticalitySweep",
@@ -76,10 +71,6 @@ RESULT_TYPES = {
     "lib.training.Clock",
 }
 
-# Modules whose examples are still being written (issue 12 goes module by module).
-PENDING_MODULES = ("lib.estimators",)
-
-
 @dataclass
 class Example:
     factory: Callable[[], dict]
@@ -97,17 +88,6 @@ def _cached(factory: Callable[[], dict]) -> dict:
 
 
 EXAMPLES: dict[str, Example] = {}
-
-
-class _Pending(dict):
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.startswith(PENDING_MODULES)
-
-    def __iter__(self):
-        return iter(())
-
-
-PENDING = _Pending()
 
 
 def example(key: str, *, allow: Mapping[str, Sequence[str]] | None = None, names: Mapping[str, str] | None = None,
@@ -809,8 +789,7 @@ for _name in ("active_units", "summary"):
         lambda: {"self": _sweep(), "images": _mnist_split()[1].images})
 
 
-# ---- lib.dictionaries, lib.experiments.coherence, lib.experiments.simulations, lib.experiments.hessian,
-# ---- lib.estimators ----------------------------------------------------------------------------
+# ---- lib.dictionaries, lib.experiments.coherence, lib.experiments.simulations, lib.experiments.hessian -----
 
 import lib.dictionaries  # noqa: E402
 import lib.experiments.coherence  # noqa: E402
@@ -986,3 +965,80 @@ def _(): return {"h": 16, "p": 0.3, "rng": rng(), "settings": _sim.Settings(), "
 @example(_SI + "line_bias_readings")
 def _(): return {"h": 16, "rng": rng(), "settings": _sim.Settings(), "t_values": [-0.1, 0.1], "p": 0.01,
                  "prefactors": [0.5, 1.0]}
+
+
+# ---- lib.estimators ----------------------------------------------------------------------------
+# Every name is public twice, in the package and in its defining module: one example serves both.
+
+import lib.estimators  # noqa: E402
+
+
+def _estimators_keys(name: str) -> tuple[str, str]:
+    """``lib.estimators.<name>`` and the same callable under its defining module (``name`` may be ``Class.method``)."""
+    home = getattr(lib.estimators, name.split(".")[0]).__module__
+    return f"lib.estimators.{name}", f"{home}.{name}"
+
+
+def _estimators_example(name: str, **options) -> Callable:
+    def register(factory: Callable[[], dict]) -> Callable[[], dict]:
+        for key in _estimators_keys(name):
+            example(key, **options)(factory)
+        return factory
+    return register
+
+
+for _name in ("Sums", "BatchedGradient", "NormStatistic", "CellStatistics", "ExpectedK1", "GradientEstimate",
+              "GradientStructure", "DictionaryStructure"):  # results; the two structures are built by their .of
+    RESULT_TYPES.update(_estimators_keys(_name))
+
+
+@functools.cache
+def _sparse_codes() -> tuple[np.ndarray, np.ndarray]:
+    """Supports and values (20, 2) of codes for the (8, 16) instance."""
+    return lib.model.sample_sparse_codes(16, 2, 20, rng(), 1.0, 2.0)
+
+
+@functools.cache
+def _structure() -> lib.estimators.GradientStructure:
+    return lib.estimators.GradientStructure.of(instance()["W"], instance()["A"], 0.5)
+
+
+@functools.cache
+def _batched() -> lib.estimators.BatchedGradient:
+    return lib.estimators.batched_gradient(_structure(), *_sparse_codes(), 4)
+
+
+def _on_codes(**extra) -> dict:
+    support, values = _sparse_codes()
+    return {"support": support, "values": values, **extra}
+
+
+_CHUNK = {"chunk": ["huge"]}  # a cap on the samples per chunk: a huge one means one chunk
+@_estimators_example("GradientStructure.of")
+def _(): return {"self": lib.estimators.GradientStructure, "W": instance()["W"], "A": instance()["A"], "eps": 0.5}
+@_estimators_example("DictionaryStructure.of")
+def _(): return {"self": lib.estimators.DictionaryStructure, "W": _kerdock().At + 0.01, "dictionary": _kerdock(), "eps": 0.5}
+@_estimators_example("Sums.gradient")
+def _(): return {"self": lib.estimators.accumulate(_structure(), *_sparse_codes()), "structure": _structure(), "rows": slice(None)}
+@_estimators_example("BatchedGradient.batch_gradient", allow={"b": ["zero"]})  # the first batch
+def _(): return {"self": _batched(), "b": 1}
+@_estimators_example("accumulate", allow=_CHUNK)
+def _(): return {"structure": _structure(), **_on_codes(xmax=2.0, chunk=8, proxy=False)}
+@_estimators_example("signal_energy", allow={**_CHUNK, "A": ["wrong_shape"]})  # any dictionary with h atoms
+def _(): return {"A": instance()["A"], **_on_codes(chunk=8)}
+@_estimators_example("structured_gradient", allow=_CHUNK)
+def _(): return {"W": instance()["W"], "A": instance()["A"], **_on_codes(eps=0.5, chunk=8, signals=instance()["Y"].T, path="auto")}
+@_estimators_example("mean_row_norm", allow={"gradient": ["wrong_shape"]})  # any (h, n) gradient
+def _(): return {"gradient": instance()["W"]}
+@_estimators_example("batched_gradient", allow={**_CHUNK, "energy": ["nonfinite"]})  # NaN skips the loss (tests/test_estimators refuses inf)
+def _(): return {"structure": _structure(), **_on_codes(batches=4, energy=5.0, chunk=8)}
+@_estimators_example("row_norm_statistics")
+def _(): return {"points": [_batched()]}
+@_estimators_example("required_samples", allow={"N": ["huge"]})  # a formula in the pilot's N
+def _(): return {"statistic": lib.estimators.row_norm_statistics([_batched()]).pooled, "N": 20, "relative_bias": 0.01,
+                 "relative_error": 0.01}
+@_estimators_example("expected_gradient_k1", allow={"budget": ["huge"]})  # a cap on the entries held at once
+def _(): return {"structure": _structure(), "low": 1.0, "high": 2.0, "budget": 1000}
+@_estimators_example("sampled_gradient")
+def _(): return {"W": instance()["W"], "A": instance()["A"], "k": 2, "eps": 0.5, "N": 30, "rng": rng(), "low": 1.0,
+                 "high": 2.0, "batches": 3, "kind": "gap", "second_moment": True}

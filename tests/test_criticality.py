@@ -7,7 +7,7 @@ import pytest
 
 from lib import autoencoder, estimators, expectation, model
 from lib.experiments import criticality as ex
-from lib.estimators.statistics import rms_statistics
+from lib.estimators.statistics import _rms_statistics
 from lib.theory import criticality as th
 
 M1, M2 = ex.uniform_moments(1.0, 2.0)
@@ -294,7 +294,7 @@ def _batch_gradients(rng, B=8, h=6, n=4):
 
 def test_entry_standard_errors_use_b_minus_one(rng):
     gs = _batch_gradients(rng)
-    mean, entry_se, _, _ = rms_statistics(lambda b: gs[b], len(gs))
+    mean, entry_se, _, _ = _rms_statistics(lambda b: gs[b], len(gs))
     stack = np.stack(gs)
     np.testing.assert_allclose(mean, stack.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(entry_se, stack.std(axis=0, ddof=1) / np.sqrt(len(gs)), rtol=1e-10)
@@ -304,7 +304,7 @@ def test_rms_standard_error_matches_a_brute_force_jackknife(rng):
     """The RMS norm's s.e. (delta method on the jackknifed squared norm) against a brute-force jackknife of the RMS itself."""
     gs = _batch_gradients(rng, B=12)
     B, h = len(gs), gs[0].shape[0]
-    _, _, rms, rms_se = rms_statistics(lambda b: gs[b], B)
+    _, _, rms, rms_se = _rms_statistics(lambda b: gs[b], B)
 
     def unbiased_rms(batch):
         total = sum(batch)

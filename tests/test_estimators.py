@@ -81,8 +81,8 @@ def test_with_bias_reuses_products_and_caches_candidates(rng):
     other = structure.with_bias(0.6)
     assert other.M is structure.M and other.G is structure.G
     assert np.all(other.eps == 0.6)
-    first = other.candidates(2, 2.0)
-    assert other.candidates(2, 2.0) is first
+    first = other._candidate_lists(2, 2.0)
+    assert other._candidate_lists(2, 2.0) is first
     pointer, units, theta = first
     mask = other.M > 0.6 / (2 * 2.0)  # candidates of column j: M_ij > eps / (k xmax)
     for j in (0, 7, A.shape[1] - 1):
@@ -225,7 +225,7 @@ def test_validation(rng):
     with pytest.raises(ValueError, match="eps"):
         estimators.GradientStructure.of(W, A, np.ones(3))
     structure = estimators.GradientStructure.of(W, A, 0.1)
-    with pytest.raises(ValueError, match="support"):
+    with pytest.raises(TypeError, match="support"):
         estimators.accumulate(structure, support.astype(float), values)
     with pytest.raises(ValueError, match="support"):
         estimators.accumulate(structure, support + A.shape[1], values)
@@ -243,6 +243,9 @@ def test_validation(rng):
         estimators.batched_gradient(structure, support, values, batches=3)
     with pytest.raises(ValueError, match="energy"):
         estimators.batched_gradient(structure, support, values, batches=4, energy=-1.0)
+    with pytest.raises(ValueError, match="energy"):  # NaN skips the loss (the contract test allows it), inf is refused
+        estimators.batched_gradient(structure, support, values, batches=4, energy=float("inf"))
+    assert np.isnan(estimators.batched_gradient(structure, support, values, batches=4, energy=float("nan")).loss)
     with pytest.raises(ValueError, match="high"):
         estimators.expected_gradient_k1(structure, 1.0, 1.0)
     with pytest.raises(ValueError, match="low"):
@@ -301,7 +304,7 @@ def test_dictionary_structure_agrees_with_the_dense_one(rng, rotate, k, monkeypa
     support, values = model.sample_sparse_codes(d.h, k, 800, rng, 1.0, 2.0)
     dense = estimators.GradientStructure.of(W, A, 0.45)
     fast = estimators.DictionaryStructure.of(W, d, 0.45)
-    np.testing.assert_array_equal(dense.candidates(k, 2.0)[1], fast.candidates(k, 2.0)[1])
+    np.testing.assert_array_equal(dense._candidate_lists(k, 2.0)[1], fast._candidate_lists(k, 2.0)[1])
     a = estimators.batched_gradient(dense, support, values, 8, energy=float("nan"))
     b = estimators.batched_gradient(fast, support, values, 8, energy=float("nan"))
     assert np.max(np.abs(a.gradient - b.gradient)) < 1e-10

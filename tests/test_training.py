@@ -45,7 +45,7 @@ def test_pair_dots_in_chunks(rng):
 
 def test_masked_csr(rng):
     U = rng.standard_normal((6, 8))
-    R = estimator_paths.masked_csr(U, U > 0)
+    R = estimator_paths._masked_csr(U, U > 0)
     assert isinstance(R, sparse.csr_array)
     np.testing.assert_array_equal(R.toarray(), np.where(U > 0, U, 0.0))
 

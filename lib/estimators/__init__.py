@@ -24,7 +24,7 @@ computes the *same* number from the structure of the generative model:
 from lib.estimators.exact_k1 import ExpectedK1, expected_gradient_k1
 from lib.estimators.gradient import structured_gradient
 from lib.estimators.implicit import DictionaryStructure
-from lib.estimators.sampled import KINDS, GradientEstimate, gap_second_moment, sampled_gradient
+from lib.estimators.sampled import KINDS, GradientEstimate, sampled_gradient
 from lib.estimators.statistics import (
     BatchedGradient,
     CellStatistics,
@@ -32,7 +32,6 @@ from lib.estimators.statistics import (
     batched_gradient,
     mean_row_norm,
     required_samples,
-    rms_statistics,
     row_norm_statistics,
 )
 from lib.estimators.structure import GradientStructure, Sums, accumulate, signal_energy
@@ -53,9 +52,7 @@ __all__ = [
     "signal_energy",
     "batched_gradient",
     "row_norm_statistics",
-    "rms_statistics",
     "required_samples",
     "expected_gradient_k1",
     "sampled_gradient",
-    "gap_second_moment",
 ]

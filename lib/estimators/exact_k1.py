@@ -134,6 +134,7 @@ def expected_gradient_k1(structure: GradientStructure, low: float, high: float, 
     -------
     ExpectedK1
     """
+    check.of_type(structure, "structure", GradientStructure)
     low = check.real(low, "low", minimum=0.0)
     high = check.real(high, "high", minimum=0.0)
     if not high > low:
@@ -141,7 +142,7 @@ def expected_gradient_k1(structure: GradientStructure, low: float, high: float, 
     budget = check.integer(budget, "budget", minimum=1)
     s = structure
     h = s.h
-    pointer, unit, _ = s.candidates(1, high)  # units that can fire for some x <= high
+    pointer, unit, _ = s._candidate_lists(1, high)  # units that can fire for some x <= high
     col = np.repeat(np.arange(h), np.diff(pointer))
     lo, hi = _activity_intervals(s.M[unit, col], s.eps[unit], low, high)
     live = hi > lo

@@ -24,7 +24,7 @@ from lib import _validate as check
 from lib import autoencoder
 from lib.estimators.structure import GradientStructure, accumulate, _codes
 
-__all__ = ["structured_gradient", "masked_csr"]
+__all__ = ["structured_gradient"]
 
 DIRECT_UP_TO = 2  # batches of N <= DIRECT_UP_TO * h samples take the direct path (there the Gram product G dominates the sums)
 PATHS = ("auto", "direct", "sums")
@@ -41,7 +41,7 @@ def _pair_dots(W: np.ndarray, E: np.ndarray, units: np.ndarray, samples: np.ndar
     return out
 
 
-def masked_csr(values: np.ndarray, mask: np.ndarray) -> sparse.csr_array:
+def _masked_csr(values: np.ndarray, mask: np.ndarray) -> sparse.csr_array:
     """The entries of ``values`` where ``mask`` holds, as a CSR array of the same shape."""
     indptr = np.concatenate(([0], np.cumsum(mask.sum(axis=1))))
     return sparse.csr_array((values[mask], np.nonzero(mask)[1], indptr), shape=values.shape)
@@ -51,14 +51,15 @@ def _direct(W: np.ndarray, A: np.ndarray, support: np.ndarray, values: np.ndarra
             signals: np.ndarray | None) -> np.ndarray:
     """The direct path (module docstring): dense ``U`` for the batch, sparse active pairs, no Gram matrix."""
     N, k = support.shape
-    h = W.shape[0]
+    h, n = W.shape
+    check.allocation("support", 8.0 * N * (2 * h + 3 * n))  # U and R (N, h), Y, E and W E (N, n) at most
     codes = sparse.csr_array((values.ravel(), support.ravel(), np.arange(0, N * k + 1, k)), shape=(N, h))
     Y = np.asarray(codes @ A.T) if signals is None else signals  # (N, n): row s is y_s^T
     U = codes @ (A.T @ W.T) - e  # (N, h): row s is u_s^T
     active = U > 0
     if active.sum() > DENSE_ABOVE * active.size:
         return autoencoder.gradient(W, Y.T, e)
-    R = masked_csr(U, active)
+    R = _masked_csr(U, active)
     E = R @ W - Y  # (N, n): row s is e_s^T
     rows = np.repeat(np.arange(N), np.diff(R.indptr))
     WE = sparse.csr_array((_pair_dots(W, E, R.indices, rows), R.indices, R.indptr), shape=R.shape)
@@ -100,13 +101,14 @@ def structured_gradient(W: np.ndarray, A: np.ndarray, support: np.ndarray, value
         Mean gradient, shape ``(h, n)``.
     """
     W = check.matrix(W, "W")
-    A = check.matrix(A, "A", shape=(W.shape[1], W.shape[0]))
+    A = check.matrix(A, "A", shape=(W.shape[1], W.shape[0]), match="W")
     e = check.bias(eps, W.shape[0])[:, 0]
     support, values = _codes(support, values, W.shape[0])
+    if chunk is not None:
+        chunk = check.integer(chunk, "chunk", minimum=1)
     if signals is not None:
-        signals = check.matrix(signals, "signals", shape=(support.shape[0], W.shape[1]))
-    if path not in PATHS:
-        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+        signals = check.matrix(signals, "signals", shape=(support.shape[0], W.shape[1]), match="support and W")
+    path = check.choice(path, "path", PATHS)
     if path == "direct" or (path == "auto" and chunk is None and support.shape[0] <= DIRECT_UP_TO * W.shape[0]):
         return _direct(W, A, support, values, e, signals)
     structure = GradientStructure.of(W, A, e)

@@ -71,7 +71,7 @@ class DictionaryStructure(_Structure):
         """Validate ``W`` ``(h, n)`` against ``dictionary`` ``(n, h)`` and the bias (scalar or ``(h,)``)."""
         if not isinstance(dictionary, (StructuredDictionary, DenseDictionary)):
             raise TypeError(f"dictionary must be a lib.dictionaries dictionary, got {type(dictionary).__name__}")
-        W = np.ascontiguousarray(check.matrix(W, "W", shape=(dictionary.h, dictionary.n)))
+        W = np.ascontiguousarray(check.matrix(W, "W", shape=(dictionary.h, dictionary.n), match="dictionary"))
         return cls(W, dictionary, check.bias(eps, W.shape[0])[:, 0])
 
     def _rows_per_block(self) -> int:
@@ -82,15 +82,15 @@ class DictionaryStructure(_Structure):
         r""":math:`A^{*\top}` ``(h, n)``, generated once per dictionary by transforms (``dictionary.At``)."""
         return self.dictionary.At
 
-    def m_entries(self, units: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    def _m_entries(self, units: np.ndarray, cols: np.ndarray) -> np.ndarray:
         r""":math:`M_{ij} = \langle W_i, A^*_j\rangle` for the pairs ``(units, cols)``."""
         return _pair_products(self.W, self.At, np.asarray(units), np.asarray(cols))
 
-    def g_entries(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def _g_entries(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         r""":math:`G_{il} = \langle W_i, W_l\rangle` for the pairs ``(a, b)``."""
         return _pair_products(self.W, self.W, np.asarray(a), np.asarray(b))
 
-    def candidate_pairs(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _candidate_pairs(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""All pairs with :math:`M_{ij} > \theta_i`, from blocks of rows of :math:`M` (never the whole of it)."""
         units, cols = [], []
         step = self._rows_per_block()
@@ -101,10 +101,10 @@ class DictionaryStructure(_Structure):
             cols.append(j)
         return np.concatenate(units), np.concatenate(cols)
 
-    def times_W(self, S: sparse.csr_matrix) -> np.ndarray:
+    def _times_W(self, S: sparse.csr_matrix) -> np.ndarray:
         """``S @ W`` for a sparse ``S`` with ``h`` columns."""
         return _times(S, self.W)
 
-    def times_At(self, S: sparse.csr_matrix) -> np.ndarray:
+    def _times_At(self, S: sparse.csr_matrix) -> np.ndarray:
         r"""``S @ A*^T`` for a sparse ``S`` with ``h`` columns."""
         return _times(S, self.At)

@@ -3,7 +3,7 @@ r"""Monte Carlo estimates of the expected true gradient, proxy gradient, or thei
 :func:`sampled_gradient` draws codes batch by batch and averages the exact per-sample gradient
 through the sums of :mod:`lib.estimators.structure` (``proxy=True`` for the proxy gradient
 :math:`\widetilde\nabla L`, whose active set is the support), with batch-means standard errors and
-the bias-corrected RMS row norm of :func:`lib.estimators.statistics.rms_statistics`.
+the bias-corrected RMS row norm of :func:`lib.estimators.statistics._rms_statistics`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import numpy as np
 
 from lib import _validate as check
 from lib import model
-from lib.estimators.statistics import rms_statistics
+from lib.estimators.statistics import _rms_statistics
 from lib.estimators.structure import GradientStructure, accumulate
 
-__all__ = ["KINDS", "GradientEstimate", "sampled_gradient", "gap_second_moment"]
+__all__ = ["KINDS", "GradientEstimate", "sampled_gradient"]
 
 KINDS = ("true", "proxy", "gap")
 
@@ -34,7 +34,7 @@ class GradientEstimate:
         Batch-means standard error of every entry, shape ``(h, n)``.
     rms : float
         Bias-corrected root-mean-square row norm :math:`\sqrt{\|\mathbb E g\|_F^2/h}`
-        (:func:`lib.estimators.statistics.rms_statistics`).
+        (:func:`lib.estimators.statistics._rms_statistics`).
     rms_se : float
         Jackknife (delete-one-batch) standard error of ``rms``.
     failure_rate : float
@@ -54,7 +54,13 @@ class GradientEstimate:
     samples: int
 
 
-def gap_second_moment(structure: GradientStructure, support: np.ndarray, values: np.ndarray) -> float:
+def _check_monte_carlo_size(h: int, n: int, k: int, N: int, batches: int, name: str = "N") -> None:
+    """Refuse a Monte Carlo run whose batch arrays (a few dense ``(h, N / batches)``) or total work would not fit."""
+    check.allocation(f"{name}, batches", 8.0 * (h * h + 2 * h * n + 8 * h * (N // batches + 1)))
+    check.work(name, float(N) * h * (k + n))
+
+
+def _gap_second_moment(structure: GradientStructure, support: np.ndarray, values: np.ndarray) -> float:
     r"""Sum over the samples of :math:`\|\nabla L(y_s) - \widetilde\nabla L(y_s)\|_F^2`.
 
     Only the samples whose support is not recovered contribute.  Each term is
@@ -123,21 +129,22 @@ def sampled_gradient(
         :math:`O(hn)` per failed sample).
     """
     W, A, k, e = check.instance(W, A, k, eps)
-    batches = check.integer(batches, "batches", minimum=3)
+    batches = check.loop_count(batches, "batches", minimum=3)
     N = check.integer(N, "N", minimum=3 * batches)
     rng = check.generator(rng)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    kind = check.choice(kind, "kind", KINDS)
     low = check.real(low, "low", minimum=0.0)
     high = check.real(high, "high", minimum=low)
-    structure = GradientStructure.of(W, A, e)
+    second_moment = check.flag(second_moment, "second_moment")
+    _check_monte_carlo_size(*W.shape, k, N, batches)
     size = N // batches
+    structure = GradientStructure.of(W, A, e)
     sums, failures, moment = [], 0, 0.0
     for _ in range(batches):
         support, values = model.sample_sparse_codes(structure.h, k, size, rng, low, high)
         parts = {name: accumulate(structure, support, values, xmax=high, proxy=name == "proxy") for name in ("true", "proxy")}
         failures += size - parts["true"].recovered
-        moment += gap_second_moment(structure, support, values) if second_moment else 0.0
+        moment += _gap_second_moment(structure, support, values) if second_moment else 0.0
         sums.append(parts)
 
     def batch_gradient(b: int) -> np.ndarray:
@@ -145,7 +152,7 @@ def sampled_gradient(
             return sums[b]["true"].gradient(structure) - sums[b]["proxy"].gradient(structure)
         return sums[b][kind].gradient(structure)
 
-    mean, entry_se, rms, rms_se = rms_statistics(batch_gradient, batches)
+    mean, entry_se, rms, rms_se = _rms_statistics(batch_gradient, batches)
     total = size * batches
     return GradientEstimate(mean, entry_se, rms, rms_se, failure_rate=failures / total,
                             second_moment=moment / total, samples=total)

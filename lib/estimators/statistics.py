@@ -3,7 +3,7 @@ r"""Batch statistics of the mean gradient: Table 1's average row norm, its jackk
 Samples are processed in *batches* whose separate sums (:class:`BatchedGradient`) give a standard
 error and a delete-one-batch jackknife correction of the statistic
 :math:`\bar T = \frac1h\sum_i\|\hat g_i\|`, which plain Monte Carlo overestimates by about
-:math:`c/N` (ESTIMATORS.md): :func:`row_norm_statistics`.  :func:`rms_statistics` gives the
+:math:`c/N` (ESTIMATORS.md): :func:`row_norm_statistics`.  :func:`_rms_statistics` gives the
 root-mean-square row norm with a cross-batch (unbiased) squared norm, used for the proxy gradient
 and the gap of Sec. 5 (:mod:`lib.estimators.sampled`).
 """
@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 
 from lib import _validate as check
-from lib.estimators.structure import GradientStructure, Sums, accumulate, signal_energy
+from lib.estimators.structure import GradientStructure, Sums, _checked_structure, _codes, accumulate, signal_energy
 
 ROW_BLOCK_ENTRIES = 1 << 23  # entries of the (rows, n) gradient blocks held at once, over all points
 
@@ -28,14 +28,13 @@ __all__ = [
     "mean_row_norm",
     "batched_gradient",
     "row_norm_statistics",
-    "rms_statistics",
     "required_samples",
 ]
 
 
 def mean_row_norm(gradient: np.ndarray) -> float:
     r"""Table 1's statistic: :math:`\frac1h\sum_i \|g_i\|_2`, the average norm of the rows of ``gradient`` (h, n)."""
-    return float(np.mean(np.linalg.norm(gradient, axis=1)))
+    return float(np.mean(np.linalg.norm(check.matrix(gradient, "gradient"), axis=1)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +75,7 @@ class BatchedGradient:
 
     def batch_gradient(self, b: int) -> np.ndarray:
         """Mean gradient over batch ``b`` only, ``(h, n)``."""
+        b = check.integer(b, "b", minimum=0, maximum=len(self.batches) - 1)
         return self.batches[b].gradient(self.structure)
 
     @property
@@ -102,13 +102,18 @@ def batched_gradient(structure: GradientStructure, support: np.ndarray, values: 
     data's ``energy`` (:func:`signal_energy`) when evaluating many encoders on the same data, or
     ``float("nan")`` to skip the loss.
     """
+    structure = _checked_structure(structure)
+    support, values = _codes(support, values, structure.h)
     batches = check.integer(batches, "batches", minimum=2)
-    N = np.shape(support)[0]
+    N = support.shape[0]
     if N % batches:
         raise ValueError(f"batches must divide the number of samples N={N}, got batches={batches}")
-    energy = signal_energy(structure.A, support, values) if energy is None else float(energy)
-    if energy < 0:
-        raise ValueError(f"energy must be >= 0 (or NaN to skip the loss), got {energy}")
+    if chunk is not None:
+        chunk = check.integer(chunk, "chunk", minimum=1)
+    if energy is None:
+        energy = signal_energy(structure.A, support, values)
+    elif not (isinstance(energy, float) and np.isnan(energy)):  # NaN: skip the loss
+        energy = check.real(energy, "energy", minimum=0.0)
     size = N // batches
     xmax = float(np.max(values))
     parts = tuple(accumulate(structure, support[b * size:(b + 1) * size], values[b * size:(b + 1) * size],
@@ -192,11 +197,17 @@ def row_norm_statistics(points: Sequence[BatchedGradient]) -> CellStatistics:
     no leave-out matrix is formed; the statistic on it gives the jackknife (:class:`NormStatistic`).
     The row sums are taken block by block of rows, so no ``(h, n)`` gradient is held whole.
     """
+    if isinstance(points, (str, bytes)) or not isinstance(points, Sequence):
+        raise TypeError(f"points must be a sequence of BatchedGradient, got {type(points).__name__}")
     if not points:
         raise ValueError("points must hold at least one BatchedGradient")
+    for point in points:
+        check.of_type(point, "points", BatchedGradient)
     B = len(points[0].batches)
     if any(len(p.batches) != B for p in points):
         raise ValueError("points must all have the same number of batches")
+    if any(p.structure.W.shape != points[0].structure.W.shape for p in points):
+        raise ValueError("points must all have encoders W of the same shape (h, n)")
     P, (h, n) = len(points), points[0].structure.W.shape
     totals_sq, pooled_sq = np.empty((P, h)), np.empty(h)
     cross, dev_sq = np.empty((P, B, h)), np.empty((P, B, h))
@@ -250,6 +261,7 @@ def required_samples(statistic: NormStatistic, N: int, relative_bias: float = 0.
     jackknife-corrected value (the plain one if the correction is not positive).  Without noise or
     without signal (every unit dead) it returns ``N``.
     """
+    check.of_type(statistic, "statistic", NormStatistic)
     N = check.integer(N, "N", minimum=1)
     relative_bias = check.real(relative_bias, "relative_bias", minimum=0.0, strict_min=True)
     relative_error = check.real(relative_error, "relative_error", minimum=0.0, strict_min=True)
@@ -260,7 +272,7 @@ def required_samples(statistic: NormStatistic, N: int, relative_bias: float = 0.
     return int(np.ceil(N * factor / value**2))
 
 
-def rms_statistics(batch_gradient: Callable[[int], np.ndarray], B: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+def _rms_statistics(batch_gradient: Callable[[int], np.ndarray], B: int) -> tuple[np.ndarray, np.ndarray, float, float]:
     r"""Mean, entry standard errors, bias-corrected RMS row norm and its jackknife standard error.
 
     The RMS row norm is :math:`\sqrt{\|\mathbb E g\|_F^2/h}` with the squared norm estimated by the

@@ -78,7 +78,7 @@ class _Structure:
         """The same encoder and dictionary with another bias (the products are reused, not recomputed)."""
         return replace(self, eps=check.bias(eps, self.h)[:, 0])
 
-    def candidates(self, k: int, xmax: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _candidate_lists(self, k: int, xmax: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r"""Per column :math:`j`, the units that can fire when :math:`j` is in a support of size ``k``.
 
         Unit :math:`i` is a candidate for :math:`j` when :math:`M_{ij} > \theta_i =
@@ -94,11 +94,19 @@ class _Structure:
         key = (int(k), float(xmax))
         if key not in self._candidates:
             theta = np.where(self.eps > 0, self.eps / (k * max(xmax, np.finfo(float).tiny)), -np.inf)
-            units, cols = self.candidate_pairs(theta)
+            units, cols = self._candidate_pairs(theta)
             order = np.argsort(cols, kind="stable")
             pointer = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=self.h))])
             self._candidates[key] = (pointer, units[order], theta)
         return self._candidates[key]
+
+
+def _checked_structure(structure: object, name: str = "structure") -> _Structure:
+    """Check that ``structure`` is a :class:`GradientStructure` or a :class:`~lib.estimators.implicit.DictionaryStructure`."""
+    if not isinstance(structure, _Structure):
+        raise TypeError(f"{name} must be a GradientStructure or DictionaryStructure (built by their .of), "
+                        f"got {type(structure).__name__}")
+    return structure
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,7 +138,8 @@ class GradientStructure(_Structure):
     def of(cls, W: np.ndarray, A: np.ndarray, eps: float | np.ndarray) -> "GradientStructure":
         """Validate ``W`` (h, n), ``A`` (n, h) and ``eps`` (scalar or (h,)) and precompute ``M`` and ``G``."""
         W = np.ascontiguousarray(check.matrix(W, "W"))  # row-major: the sparse products read rows of W
-        A = check.matrix(A, "A", shape=(W.shape[1], W.shape[0]))
+        A = check.matrix(A, "A", shape=(W.shape[1], W.shape[0]), match="W")
+        check.allocation("W", 2 * 8.0 * W.shape[0] ** 2)  # M and G, (h, h) each
         e = check.bias(eps, W.shape[0])[:, 0]
         return cls(W, A, e, W @ A, _gram(W))
 
@@ -139,23 +148,23 @@ class GradientStructure(_Structure):
         r""":math:`A^{*\top}` as a C-contiguous ``(h, n)`` array."""
         return np.ascontiguousarray(self.A.T)
 
-    def m_entries(self, units: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    def _m_entries(self, units: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Entries ``M[units, cols]`` (pairs)."""
         return self.M[units, cols]
 
-    def g_entries(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def _g_entries(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Entries ``G[a, b]`` (pairs)."""
         return self.G[a, b]
 
-    def candidate_pairs(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _candidate_pairs(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""All pairs ``(unit, column)`` with :math:`M_{ij} > \theta_i`."""
         return np.nonzero(self.M > theta[:, None])
 
-    def times_W(self, S: sparse.csr_matrix) -> np.ndarray:
+    def _times_W(self, S: sparse.csr_matrix) -> np.ndarray:
         """``S @ W`` for a sparse ``S`` with ``h`` columns."""
         return _times(S, self.W)
 
-    def times_At(self, S: sparse.csr_matrix) -> np.ndarray:
+    def _times_At(self, S: sparse.csr_matrix) -> np.ndarray:
         r"""``S @ A*^T`` for a sparse ``S`` with ``h`` columns."""
         return _times(S, self.At)
 
@@ -202,11 +211,19 @@ class Sums:
                     self.T + other.T, self.fit + other.fit, self.active + other.active, self.recovered + other.recovered)
 
     def gradient(self, structure: _Structure, rows: slice = slice(None)) -> np.ndarray:
-        r"""The mean gradient :math:`\frac1N\big((C + RR^\top)W + TA^{*\top}\big)`, shape ``(h, n)``, or its ``rows``."""
+        r"""The mean gradient :math:`\frac1N\big((C + RR^\top)W + TA^{*\top}\big)`, shape ``(h, n)``, or its ``rows``.
+
+        ``structure`` is the one the sums were accumulated with (same :math:`h`); ``rows`` a slice of units.
+        """
+        structure = _checked_structure(structure)
+        if structure.h != self.C.shape[0]:
+            raise ValueError(f"structure must have h = {self.C.shape[0]} units like these sums, got h = {structure.h}")
+        if not isinstance(rows, slice):
+            raise TypeError(f"rows must be a slice of units, got {type(rows).__name__}")
         whole = rows == slice(None)
-        gradient = structure.times_At(self.T if whole else self.T[rows])
+        gradient = structure._times_At(self.T if whole else self.T[rows])
         if self.C.nnz:
-            gradient += structure.times_W(self.C if whole else self.C[rows])
+            gradient += structure._times_W(self.C if whole else self.C[rows])
         if self.R.nnz:
             gradient += (self.R if whole else self.R.tocsr()[rows]) @ (self.R.T @ structure.W)
         gradient /= self.N
@@ -214,14 +231,8 @@ class Sums:
 
 
 def _codes(support: object, values: object, h: int) -> tuple[np.ndarray, np.ndarray]:
-    support = np.asarray(support)
-    if support.ndim != 2 or support.size == 0 or not np.issubdtype(support.dtype, np.integer):
-        raise ValueError(f"support must be a non-empty 2-d integer array (N, k), got shape {support.shape}")
-    if support.min() < 0 or support.max() >= h:
-        raise ValueError(f"support must hold unit indices in [0, {h}), got range [{support.min()}, {support.max()}]")
-    if support.shape[1] > 1 and np.any(np.diff(np.sort(support, axis=1), axis=1) == 0):
-        raise ValueError("support must not repeat an index within a row")
-    values = check.matrix(values, "values", shape=support.shape)
+    """Sparse codes (:func:`lib._validate.codes`) with nonnegative ``values``, the support as ``intp``."""
+    support, values = check.codes(support, values, h)
     if values.min() < 0:
         raise ValueError(f"values must be >= 0 (nonnegative codes), got minimum {values.min()}")
     return support.astype(np.intp), values
@@ -245,7 +256,7 @@ def _pairs(s: _Structure, pointer: np.ndarray, units: np.ndarray, support: np.nd
     keep = np.ones(unit.size, dtype=bool)  # a unit listed by two columns of a support is kept once
     u = -s.eps[unit]
     for t in range(k):
-        m = s.m_entries(unit, support[sample, t])
+        m = s._m_entries(unit, support[sample, t])
         u += m * values[sample, t]
         keep &= ~((position > t) & (m > theta[unit]))
     active = keep & (u > 0)
@@ -258,7 +269,7 @@ def _support_pairs(s: _Structure, support: np.ndarray, values: np.ndarray) -> tu
     sample, unit = np.repeat(np.arange(c), k), support.ravel()
     u = -s.eps[unit]
     for t in range(k):
-        u += s.m_entries(unit, support[sample, t]) * values[sample, t]
+        u += s._m_entries(unit, support[sample, t]) * values[sample, t]
     return sample, unit, u
 
 
@@ -282,7 +293,7 @@ def _chunk_sums(s: _Structure, pointer: np.ndarray, units: np.ndarray,
     else:
         C = sparse.csr_matrix((h, h))
         R = sparse.csc_matrix((r, unit, np.concatenate([[0], np.cumsum(per_sample)])), shape=(h, c))  # grouped by sample
-    Gr = np.bincount(a, weights=s.g_entries(unit[a], unit[b]) * r[b], minlength=r.size)
+    Gr = np.bincount(a, weights=s._g_entries(unit[a], unit[b]) * r[b], minlength=r.size)
     t_value = Gr - 2.0 * r - s.eps[unit]
     T = sparse.coo_matrix(((t_value[:, None] * values[sample]).ravel(),
                            (np.repeat(unit, k), support[sample].ravel())), shape=(h, h)).tocsr()
@@ -320,17 +331,18 @@ def accumulate(structure: _Structure, support: np.ndarray, values: np.ndarray,
     -------
     Sums
     """
-    if not isinstance(proxy, bool):
-        raise TypeError(f"proxy must be a bool, got {type(proxy).__name__}")
+    structure = _checked_structure(structure)
+    proxy = check.flag(proxy, "proxy")
     support, values = _codes(support, values, structure.h)
     N, k = support.shape
     largest = float(values.max())
     xmax = largest if xmax is None else check.real(xmax, "xmax", minimum=largest)
-    pointer, units, theta = structure.candidates(k, xmax)
+    if chunk is not None:
+        chunk = check.integer(chunk, "chunk", minimum=1)
+    pointer, units, theta = structure._candidate_lists(k, xmax)
     if chunk is None:
         per_sample = k * units.size / structure.h + 1.0
         chunk = int(np.clip(PAIR_BUDGET / per_sample**2, 16, 8192))
-    chunk = check.integer(chunk, "chunk", minimum=1)
     total = None
     for start in range(0, N, chunk):
         part = _chunk_sums(structure, pointer, units, support[start:start + chunk], values[start:start + chunk], theta, proxy)

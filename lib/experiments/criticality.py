@@ -24,6 +24,7 @@ from tqdm import tqdm  # text bars on stderr: an executed notebook stores no wid
 from lib import _validate as check
 from lib import autodiff, autoencoder, expectation, model
 from lib.estimators import GradientEstimate, sampled_gradient
+from lib.estimators.sampled import _check_monte_carlo_size
 from lib.model import hadamard_dictionary, uniform_moments
 from lib.theory import criticality as theory
 
@@ -39,12 +40,6 @@ __all__ = [
     "Decomposition",
     "decomposition_at",
 ]
-
-
-def _check_monte_carlo_size(h: int, n: int, k: int, N: int, batches: int, name: str = "N") -> None:
-    """Refuse a Monte Carlo run whose batch arrays (a few dense ``(h, N / batches)``) or total work would not fit."""
-    check.allocation(f"{name}, batches", 8.0 * (h * h + 2 * h * n + 8 * h * (N // batches + 1)))
-    check.work(name, float(N) * h * (k + n))
 
 
 def _hadamard_sizes(h_values: object, name: str) -> np.ndarray:
