@@ -281,8 +281,7 @@ def _instance_moments() -> dict:
     return {"W": d["W"], "A": d["A"], "k": 2, "eps": 0.5, "m1": 1.5, "m2": 7 / 3}
 
 
-for _key in ("lib.autoencoder.expected_proxy_gradient", "lib.expectation.expected_proxy_gradient",
-             "lib.expectation.proxy_decomposition"):
+for _key in ("lib.expectation.expected_proxy_gradient", "lib.expectation.proxy_decomposition"):
     example(_key, allow={"m1": ["zero"]})(_instance_moments)
 
 
@@ -449,8 +448,6 @@ def _codes_example() -> dict:
     return {"W": instance()["W"], "A": instance()["A"], "support": support, "values": values}
 
 
-@example(_ES + "hadamard_dictionary")
-def _(): return {"n": 8}
 @example(_ES + "inner_products", allow={"A": ["wrong_shape"], "delta": ["zero"]})
 def _(): return {"A": instance()["A"], "delta": 0.1, "rng": rng(), "bins": 10}
 @example(_ES + "decomposition_residual", allow={"support": ["wrong_shape"]})  # fewer samples
@@ -973,23 +970,18 @@ def _(): return {"h": 16, "rng": rng(), "settings": _sim.Settings(), "t_values":
 import lib.estimators  # noqa: E402
 
 
-def _estimators_keys(name: str) -> tuple[str, str]:
-    """``lib.estimators.<name>`` and the same callable under its defining module (``name`` may be ``Class.method``)."""
-    home = getattr(lib.estimators, name.split(".")[0]).__module__
-    return f"lib.estimators.{name}", f"{home}.{name}"
+def _estimators_key(name: str) -> str:
+    """The callable ``lib.estimators.<name>`` under its defining module (``name`` may be ``Class.method``)."""
+    return f"{getattr(lib.estimators, name.split('.')[0]).__module__}.{name}"
 
 
 def _estimators_example(name: str, **options) -> Callable:
-    def register(factory: Callable[[], dict]) -> Callable[[], dict]:
-        for key in _estimators_keys(name):
-            example(key, **options)(factory)
-        return factory
-    return register
+    return example(_estimators_key(name), **options)
 
 
-for _name in ("Sums", "BatchedGradient", "NormStatistic", "CellStatistics", "ExpectedK1", "GradientEstimate",
-              "GradientStructure", "DictionaryStructure"):  # results; the two structures are built by their .of
-    RESULT_TYPES.update(_estimators_keys(_name))
+RESULT_TYPES.update(_estimators_key(_name) for _name in (
+    "Sums", "BatchedGradient", "NormStatistic", "CellStatistics", "ExpectedK1", "GradientEstimate",
+    "GradientStructure", "DictionaryStructure"))  # results; the two structures are built by their .of
 
 
 @functools.cache

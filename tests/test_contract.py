@@ -1,7 +1,7 @@
 """The validation contract of DESIGN.md §3 (issue 12), checked on every public callable of ``lib``.
 
 Every name in a module's ``__all__`` is public, and so is every public method (with parameters) of
-a public class.  Each needs a valid-call example in :mod:`tests.contract_examples`; a public
+a public class; a name re-exported from another public module is checked once, where it is defined.  Each needs a valid-call example in :mod:`tests.contract_examples`; a public
 callable without one fails :func:`test_every_public_callable_has_an_example`, so a new function
 cannot skip the contract.  Then, one parameter at a time, Hypothesis replaces the example's value
 by bad values of every category that fits the value's type (NaN, ±inf, complex, bool, numeric
@@ -63,10 +63,12 @@ def _methods(cls: type) -> Iterator[tuple[str, Callable]]:
 def public_callables() -> dict[str, Callable]:
     """``"module.name"`` (and ``"module.Class.method"``) → the callable, for the whole public API."""
     found = {}
-    for module in public_modules():
+    modules = list(public_modules())
+    names = {module.__name__ for module in modules}
+    for module in modules:
         for name in getattr(module, "__all__", ()):
             value = getattr(module, name)
-            if not callable(value):
+            if not callable(value) or _reexported(value, module.__name__, names):
                 continue
             key = f"{module.__name__}.{name}"
             if inspect.isclass(value):
@@ -77,6 +79,12 @@ def public_callables() -> dict[str, Callable]:
             elif inspect.signature(value).parameters:
                 found[key] = value
     return found
+
+
+def _reexported(value: object, module: str, public: set[str]) -> bool:
+    """Whether ``value`` is defined in another public module, where it is checked once, under its own name."""
+    home = getattr(value, "__module__", module)
+    return home != module and home in public
 
 
 PUBLIC = public_callables()
