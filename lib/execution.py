@@ -73,6 +73,8 @@ __all__ = [
     "current",
     "shutdown",
     "task_generator",
+    "generator_state",
+    "resume",
     "map_tasks",
 ]
 
@@ -330,6 +332,51 @@ def task_generator(seed: int, task: Mapping[str, Any]) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(_seed(seed), spawn_key=key))
 
 
+def generator_state(rng: np.random.Generator) -> dict[str, Any]:
+    """The state of ``rng``'s bit generator as JSON-able task parameters (:func:`resume` rebuilds ``rng`` from it).
+
+    For sweeps whose tasks must continue a caller's stream exactly where it stands (so that their
+    numbers are those of a serial loop over the same generator): the state is part of the task's
+    identity, so the task's stream still depends on the task alone.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The generator whose current state to record; it is not advanced.
+    """
+    check.generator(rng)
+    return _plain_state(rng.bit_generator.state)
+
+
+def _plain_state(value: object) -> object:
+    if isinstance(value, Mapping):
+        return {key: _plain_state(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def resume(state: Mapping[str, Any]) -> np.random.Generator:
+    """A new generator in the state recorded by :func:`generator_state`: it draws what the recorded one would have drawn next.
+
+    Parameters
+    ----------
+    state : dict
+        A :func:`generator_state` (``state["bit_generator"]`` names a :mod:`numpy.random` bit generator).
+    """
+    if not isinstance(state, Mapping):
+        raise TypeError(f"state must be a dict made by generator_state, got {type(state).__name__}")
+    kind = getattr(np.random, str(state.get("bit_generator", "")), None)
+    if not (isinstance(kind, type) and issubclass(kind, np.random.BitGenerator)):
+        raise ValueError(f"state must name a numpy bit generator under 'bit_generator', got {state.get('bit_generator')!r}")
+    bit_generator = kind()
+    try:
+        bit_generator.state = dict(state)
+    except (TypeError, ValueError, KeyError, OverflowError) as error:
+        raise ValueError(f"state is not a state of {kind.__name__}: {error}") from None
+    return np.random.Generator(bit_generator)
+
+
 def _code_version(func: Callable) -> str:
     """``lib.__version__`` and a hash of the source of ``func``'s module (or of ``func`` alone)."""
     target = getattr(func, "func", func)  # functools.partial
@@ -399,7 +446,7 @@ def _size(nbytes: float) -> str:
 
 def map_tasks(func: Callable[..., Any], tasks: Sequence[Mapping[str, Any]], *, seed: int, name: str,
               checkpoint: str | os.PathLike | None = None,
-              memory_bytes: float | Callable[[dict], float] | None = None) -> list[Any]:
+              memory_bytes: float | Callable[[dict], float] | None = None, progress: bool = True) -> list[Any]:
     r"""Run ``func(rng, **task)`` for every task on the current backend; results in task order.
 
     Parameters
@@ -418,6 +465,8 @@ def map_tasks(func: Callable[..., Any], tasks: Sequence[Mapping[str, Any]], *, s
     memory_bytes : float or callable, optional
         Estimated peak memory of one task (or a function of the task); a task above one worker's
         memory limit is refused before anything runs.
+    progress : bool
+        Show the progress bar (default ``True``).
 
     Returns
     -------
@@ -438,6 +487,7 @@ def map_tasks(func: Callable[..., Any], tasks: Sequence[Mapping[str, Any]], *, s
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     seed = _seed(seed)
+    check.flag(progress, "progress")
     tasks = [dict(_plain(task)) for task in tasks] if all(isinstance(t, Mapping) for t in tasks) else tasks
     identities = [_canonical(task) for task in tasks]
     if len(set(identities)) != len(identities):
@@ -465,7 +515,8 @@ def map_tasks(func: Callable[..., Any], tasks: Sequence[Mapping[str, Any]], *, s
         else:
             pending.append(index)
 
-    with tqdm(total=len(tasks), initial=len(tasks) - len(pending), desc=name, file=sys.stderr, leave=False) as bar:
+    with tqdm(total=len(tasks), initial=len(tasks) - len(pending), desc=name, file=sys.stderr, leave=False,
+              disable=not progress) as bar:
         def finish(index: int, value: Any) -> None:
             results[index] = value
             if paths[index] is not None:

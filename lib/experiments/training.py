@@ -7,6 +7,12 @@ random starts, and run three established dictionary learners (:mod:`lib.baseline
 data, from the same starts, scored by the same metric (:mod:`lib.recovery`).
 
 Sizes come from ``lib.scale.sizes("training")``; every function takes a ``numpy.random.Generator``.
+The sweeps (:func:`compare`, :func:`bias_sweep`, :func:`sample_sweep`, :func:`far_start`) run one
+task per training run through :func:`lib.execution.map_tasks`: serial by default, on Dask workers
+when configured.  Each task rebuilds the draws its runs share (:math:`A^*`, the starts, the
+held-out set, the data seed) from the state of the caller's generator where the serial loop drew
+them (:func:`lib.execution.generator_state`, part of the task's identity), so every backend gives
+the numbers of that loop to the last bit, and the caller's generator ends where the loop left it.
 All experiments run with one BLAS thread: their matrix products are small (at most
 :math:`512\times256\times512`) and, on a shared 2-core machine, OpenBLAS threads that spin while
 waiting for a core cost more CPU time than they save (measured: 10 ms against 31 ms per step).
@@ -15,17 +21,16 @@ waiting for a core cost more CPU time than they save (measured: 10 ms against 31
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 from threadpoolctl import threadpool_limits
-from tqdm import tqdm  # text bars on stderr: an executed notebook stores no widget state
 
 from lib import _validate as check
-from lib import autoencoder, baselines, model as _model, training
+from lib import autoencoder, baselines, execution, model as _model, training
 from lib.recovery import recovery
 
 __all__ = [
@@ -157,6 +162,26 @@ def norm_fixed_point(model: _model.SparseCodingModel, eps: float) -> float:
     return float(brentq(along_rows, 0.5, 3.0))
 
 
+@dataclass(frozen=True)
+class _Instance:
+    """The draws every run of one seed shares: :math:`A^*`, the starts, the held-out set, the seed of the batches."""
+
+    model: _model.SparseCodingModel
+    starts: dict[str, np.ndarray]
+    eval_set: training.Batch
+    data_seed: int
+
+
+def _instance(tier: Tier, rng: np.random.Generator, deltas: Sequence[float], eval_size: int, *,
+              starts_first: bool) -> _Instance:
+    """Draw an :class:`_Instance` from ``rng`` in the order each experiment has always drawn it (``compare``: starts last)."""
+    model = tier.model(rng)
+    drawn = starts(model, deltas, rng) if starts_first else None
+    eval_set = training.draw_batch(model, eval_size, rng)
+    data_seed = int(rng.integers(2**63))
+    return _Instance(model, drawn if starts_first else starts(model, deltas, rng), eval_set, data_seed)
+
+
 # --------------------------------------------------------------------------- the comparison
 @dataclass(frozen=True)
 class Run:
@@ -235,39 +260,52 @@ def compare(
     _check_samples(tier, "sklearn_samples", sklearn_samples)
     check.real(arora_target, "arora_target", minimum=0.0, strict_min=True)
     check.real(topk_lr, "topk_lr", minimum=0.0, strict_min=True)
-    runs: list[Run] = []
-    histories: dict[tuple[str, str, int], training.History] = {}
     seed_rngs = rng.spawn(check.integer(seeds, "seeds", minimum=1))
-    jobs = tqdm(total=seeds * (len(deltas) + 2), desc=f"compare {tier.name}", leave=False, disable=not progress)
-    for seed, child in enumerate(seed_rngs):
-        model = tier.model(child)
-        eval_set = training.draw_batch(model, eval_size, child)
-        data_seed = int(child.integers(2**63))
-        for init, W0 in starts(model, deltas, child).items():
-            steps = steps_random if init == RANDOM else steps_near
-            ae = training.train(
-                model, W0, tier.eps, np.random.default_rng(data_seed), steps=steps, lr=lr, lr_end=lr_end,
-                decay_from=decay_from, batch_size=batch_size, eval_set=eval_set, progress=False,
-            )
-            histories[(tier.name, init, seed)] = ae.history
-            arora = baselines.arora_neural(
-                model, W0, np.random.default_rng(data_seed), steps=steps, batch_size=batch_size,
-                lr=baselines.arora_step_size(model, arora_target), progress=False,
-            )
-            topk = baselines.topk_autoencoder(
-                model, W0, np.random.default_rng(data_seed), steps=steps, batch_size=batch_size, lr=topk_lr, progress=False
-            )
-            dead = int(np.sum(~np.any(autoencoder.encode(ae.W, eval_set.Y, tier.eps) > 0, axis=1)))
-            runs += [replace(Run.of(tier.name, METHODS[0], init, seed, ae), dead=dead)]
-            runs += [Run.of(tier.name, method, init, seed, fit) for method, fit in zip(METHODS[1:], (arora, topk))]
-            jobs.update()
-            if init == RANDOM:
-                Y = training.draw_batch(model, sklearn_samples, np.random.default_rng(data_seed)).Y
-                fit = baselines.sklearn_dictionary(Y, model.A, W0, seed=seed, epochs=sklearn_epochs)
-                runs.append(Run.of(tier.name, METHODS[3], init, seed, fit))
-                jobs.update()
-    jobs.close()
-    return Comparison(tuple(runs), histories)
+    options = {"lr": lr, "lr_end": lr_end, "decay_from": decay_from, "batch_size": batch_size, "eval_size": eval_size,
+               "arora_target": arora_target, "topk_lr": topk_lr, "sklearn_samples": sklearn_samples,
+               "sklearn_epochs": sklearn_epochs}
+    tasks = [
+        {"tier": asdict(tier), "seed": seed, "stream": execution.generator_state(child), "deltas": list(deltas),
+         "init": init, "method": method, "steps": steps_random if init == RANDOM else steps_near, "options": options}
+        for seed, child in enumerate(seed_rngs)
+        for init in dict.fromkeys([init_name(d) for d in deltas] + [RANDOM])  # the keys of starts()
+        for method in (METHODS if init == RANDOM else METHODS[:3])
+    ]
+    results = execution.map_tasks(_compare_task, tasks, seed=0, name=f"compare {tier.name}", progress=progress)
+    histories = {(tier.name, task["init"], task["seed"]): history
+                 for task, (_, history) in zip(tasks, results) if history is not None}
+    return Comparison(tuple(run for run, _ in results), histories)
+
+
+@_one_blas_thread
+def _compare_task(_: np.random.Generator, *, tier: dict, seed: int, stream: dict, deltas: list[float], init: str,
+                  method: str, steps: int, options: dict) -> tuple[Run, training.History | None]:
+    """One run of :func:`compare`: ``method`` from start ``init`` of seed ``seed``, whose draws come from ``stream``.
+
+    The first argument (the stream :mod:`lib.execution` derives) is not used: the seed's draws
+    continue the caller's stream, recorded in ``stream``.  Returns the run and, for the
+    autoencoder, its history.
+    """
+    spec = Tier(**tier)
+    drawn = _instance(spec, execution.resume(stream), deltas, options["eval_size"], starts_first=False)
+    model, W0, data = drawn.model, drawn.starts[init], np.random.default_rng(drawn.data_seed)
+    batch_size = options["batch_size"]
+    if method == METHODS[0]:
+        ae = training.train(model, W0, spec.eps, data, steps=steps, lr=options["lr"], lr_end=options["lr_end"],
+                            decay_from=options["decay_from"], batch_size=batch_size, eval_set=drawn.eval_set,
+                            progress=False)
+        dead = int(np.sum(~np.any(autoencoder.encode(ae.W, drawn.eval_set.Y, spec.eps) > 0, axis=1)))
+        return replace(Run.of(spec.name, method, init, seed, ae), dead=dead), ae.history
+    if method == METHODS[1]:
+        fit = baselines.arora_neural(model, W0, data, steps=steps, batch_size=batch_size,
+                                     lr=baselines.arora_step_size(model, options["arora_target"]), progress=False)
+    elif method == METHODS[2]:
+        fit = baselines.topk_autoencoder(model, W0, data, steps=steps, batch_size=batch_size, lr=options["topk_lr"],
+                                         progress=False)
+    else:
+        Y = training.draw_batch(model, options["sklearn_samples"], data).Y
+        fit = baselines.sklearn_dictionary(Y, model.A, W0, seed=seed, epochs=options["sklearn_epochs"])
+    return Run.of(spec.name, method, init, seed, fit), None
 
 
 def results_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
@@ -340,6 +378,40 @@ def _check_run(tier: Tier, rng: np.random.Generator, *, batch_size: int, eval_si
     check.flag(progress, "progress")
 
 
+@_one_blas_thread
+def _train_task(_: np.random.Generator, *, tier: dict, stream: dict, delta: float, eval_size: int, run: int, init: str,
+                bias: float | list[float] | None, unit: bool, train: dict) -> dict[str, float]:
+    """Run number ``run`` of :func:`far_start`, :func:`bias_sweep` or :func:`sample_sweep`: the autoencoder from start ``init``.
+
+    The shared draws come from ``stream`` (the first argument is not used).  ``bias``: a fixed
+    value, ``[start, end]`` for a :class:`lib.training.BiasRamp` over the run, or ``None`` for the
+    tier's.  ``unit``: rescale the start's rows to unit length.  ``train``: the keyword arguments of
+    :func:`lib.training.train`.  Returns the final ``mcc``, ``frac99``, ``support_rate`` and ``norm``.
+    """
+    spec = Tier(**tier)
+    drawn = _instance(spec, execution.resume(stream), [delta], eval_size, starts_first=True)
+    W0 = drawn.starts[init]
+    if unit:
+        W0 = W0 / np.linalg.norm(W0, axis=1, keepdims=True)
+    if bias is None:
+        bias = spec.eps
+    elif not isinstance(bias, (int, float)):
+        bias = training.BiasRamp(bias[0], bias[1], train["steps"])
+    result = training.train(drawn.model, W0, bias, np.random.default_rng(drawn.data_seed), eval_set=drawn.eval_set,
+                            progress=False, **train)
+    return {"mcc": result.recovery.mcc, "frac99": result.recovery.fraction(0.99),
+            "support_rate": float(result.history.support_rate[-1]), "norm": float(result.history.norm[-1])}
+
+
+def _train_runs(tier: Tier, rng: np.random.Generator, *, delta: float, eval_size: int, runs: Sequence[dict],
+                name: str, progress: bool) -> tuple[_Instance, list[dict[str, float]]]:
+    """Draw the shared instance from ``rng`` (advancing it as the serial loop did) and run ``runs`` (:func:`_train_task` parameters) on it."""
+    common = {"tier": asdict(tier), "stream": execution.generator_state(rng), "delta": delta, "eval_size": eval_size}
+    drawn = _instance(tier, rng, [delta], eval_size, starts_first=True)
+    tasks = [{**common, "run": index, "unit": False, "bias": None, **run} for index, run in enumerate(runs)]
+    return drawn, execution.map_tasks(_train_task, tasks, seed=0, name=f"{name} {tier.name}", progress=progress)
+
+
 @dataclass(frozen=True)
 class FarStart:
     """Training from a far start as drawn, and from the same start with its rows rescaled to unit length.
@@ -364,7 +436,7 @@ class FarStart:
 
 @_one_blas_thread
 def far_start(tier: Tier, rng: np.random.Generator, *, delta: float, steps: int, batch_size: int, eval_size: int,
-              lr: float = LR, lr_end: float = LR_END, decay_from: float = DECAY_FROM) -> FarStart:
+              lr: float = LR, lr_end: float = LR_END, decay_from: float = DECAY_FROM, progress: bool = True) -> FarStart:
     r"""Separate direction from scale at a far start :math:`W^0_i = A^*_i + \delta_0 g_i/\|g_i\|`.
 
     Its rows have length about :math:`\sqrt{1+\delta_0^2}`, so a bias chosen for unit rows is
@@ -374,17 +446,13 @@ def far_start(tier: Tier, rng: np.random.Generator, *, delta: float, steps: int,
     _check_run(tier, rng, batch_size=batch_size, eval_size=eval_size, lr=lr, lr_end=lr_end, decay_from=decay_from,
                steps=steps)
     check.real(delta, "delta", minimum=0.0)
-    model = tier.model(check.generator(rng))
-    W0 = starts(model, [delta], rng)[init_name(delta)]
-    eval_set = training.draw_batch(model, eval_size, rng)
-    data_seed = int(rng.integers(2**63))
-    results = [
-        training.train(model, W, tier.eps, np.random.default_rng(data_seed), steps=steps, lr=lr, lr_end=lr_end,
-                       decay_from=decay_from, batch_size=batch_size, eval_set=eval_set, progress=False).recovery
-        for W in (W0, W0 / np.linalg.norm(W0, axis=1, keepdims=True))
-    ]
-    return FarStart(recovery(model.A, W0).mcc, float(np.mean(np.linalg.norm(W0, axis=1))),
-                    results[0].mcc, results[0].fraction(0.99), results[1].mcc, results[1].fraction(0.99))
+    check.flag(progress, "progress")
+    train = {"steps": steps, "lr": lr, "lr_end": lr_end, "decay_from": decay_from, "batch_size": batch_size}
+    drawn, (raw, unit) = _train_runs(tier, rng, delta=delta, eval_size=eval_size, name="far start", progress=progress,
+                                     runs=[{"init": init_name(delta), "unit": u, "train": train} for u in (False, True)])
+    W0 = drawn.starts[init_name(delta)]
+    return FarStart(recovery(drawn.model.A, W0).mcc, float(np.mean(np.linalg.norm(W0, axis=1))),
+                    raw["mcc"], raw["frac99"], unit["mcc"], unit["frac99"])
 
 
 # --------------------------------------------------------------------------- the bias
@@ -439,30 +507,22 @@ def bias_sweep(
     check.real_sequence(eps_values, "eps_values")
     if len(check.real_sequence(ramp, "ramp")) != 2:
         raise ValueError(f"ramp must be (start, end), got {len(ramp)} values")
-    model = tier.model(check.generator(rng))
-    W0s = starts(model, [delta], rng)
-    eval_set = training.draw_batch(model, eval_size, rng)
-    data_seed = int(rng.integers(2**63))
     start, end = (check.real(v, "ramp") for v in ramp)
-    biases: list[Callable[[int], training.Bias]] = [lambda steps, e=float(e): e for e in eps_values]
-    biases.append(lambda steps: training.BiasRamp(start, end, steps))
-    shape = (len(biases), len(W0s))
-    mcc, frac, support, norm = (np.empty(shape) for _ in range(4))
-    cells = [(a, b) for a in range(shape[0]) for b in range(shape[1])]
-    for a, b in tqdm(cells, desc=f"bias {tier.name}", leave=False, disable=not progress):
-        init, W0 = list(W0s.items())[b]
-        steps = steps_random if init == RANDOM else steps_near
-        result = training.train(
-            model, W0, biases[a](steps), np.random.default_rng(data_seed), steps=steps, lr=lr, lr_end=lr_end,
-            decay_from=decay_from, batch_size=batch_size, eval_set=eval_set, progress=False,
-        )
-        mcc[a, b], frac[a, b] = result.recovery.mcc, result.recovery.fraction(0.99)
-        support[a, b], norm[a, b] = result.history.support_rate[-1], result.history.norm[-1]
-    near = W0s[init_name(delta)]
+    biases = [float(e) for e in eps_values] + [[start, end]]
+    inits = (init_name(delta), RANDOM)
+    train = {"lr": lr, "lr_end": lr_end, "decay_from": decay_from, "batch_size": batch_size}
+    runs = [{"init": init, "bias": bias, "train": {"steps": steps_random if init == RANDOM else steps_near, **train}}
+            for bias in biases for init in inits]
+    drawn, results = _train_runs(tier, check.generator(rng), delta=delta, eval_size=eval_size, runs=runs, name="bias",
+                                 progress=progress)
+    model, eval_set = drawn.model, drawn.eval_set
+    mcc, frac, support, norm = (np.array([r[key] for r in results]).reshape(len(biases), len(inits))
+                                for key in ("mcc", "frac99", "support_rate", "norm"))
+    near = drawn.starts[init_name(delta)]
     eps_theory = theory_bias(model, delta)
     active = float(np.mean(autoencoder.encode(near, eval_set.Y, eps_theory) > 0))
     grad = float(np.linalg.norm(autoencoder.gradient(near, eval_set.Y, eps_theory)))
-    return BiasSweep(np.asarray(eps_values, dtype=float), training.BiasRamp(start, end, steps_near), tuple(W0s),
+    return BiasSweep(np.asarray(eps_values, dtype=float), training.BiasRamp(start, end, steps_near), tuple(drawn.starts),
                      mcc, frac, support, norm, eps_theory, active, grad)
 
 
@@ -512,17 +572,14 @@ def sample_sweep(
     check.real(gd_lr, "gd_lr", minimum=0.0, strict_min=True)
     for N in check.integer_sequence(sizes, "sizes", minimum=1):
         _check_samples(tier, "sizes", N)
-    model = tier.model(check.generator(rng))
-    W0 = starts(model, [delta], rng)[init_name(delta)]
-    eval_set = training.draw_batch(model, eval_size, rng)
-    data_seed = int(rng.integers(2**63))
-    common = dict(steps=steps, eval_set=eval_set, progress=False, evaluate_every=steps)
-    rms = dict(lr=lr, lr_end=lr_end, decay_from=decay_from, batch_size=batch_size)
+    common = {"steps": steps, "evaluate_every": steps}
+    rms = {"lr": lr, "lr_end": lr_end, "decay_from": decay_from, "batch_size": batch_size}
     methods = ("full-batch GD", "mini-batch RMSProp")
-    mcc, frac = np.empty((2, len(sizes))), np.empty((2, len(sizes)))
-    for j, N in enumerate(tqdm(sizes, desc=f"samples {tier.name}", leave=False, disable=not progress)):
-        for i, options in enumerate((dict(optimizer="gd", lr=gd_lr, batch_size=int(N)), rms)):
-            result = training.train(model, W0, tier.eps, np.random.default_rng(data_seed), train_size=int(N), **common, **options)
-            mcc[i, j], frac[i, j] = result.recovery.mcc, result.recovery.fraction(0.99)
-    fresh = training.train(model, W0, tier.eps, np.random.default_rng(data_seed), **common, **rms)
-    return SampleSweep(np.asarray(sizes), methods, mcc, frac, fresh.recovery.mcc, fresh.recovery.fraction(0.99), steps * batch_size)
+    runs = [{"init": init_name(delta), "train": {**common, **options, "train_size": int(N)}}
+            for options in ({"optimizer": "gd", "lr": gd_lr, "batch_size": int(N)}, rms) for N in sizes]
+    runs.append({"init": init_name(delta), "train": {**common, **rms}})  # fresh samples at every step
+    _, results = _train_runs(tier, check.generator(rng), delta=delta, eval_size=eval_size, runs=runs, name="samples",
+                             progress=progress)
+    mcc, frac = (np.array([r[key] for r in results[:-1]]).reshape(2, len(sizes)) for key in ("mcc", "frac99"))
+    fresh = results[-1]
+    return SampleSweep(np.asarray(sizes), methods, mcc, frac, fresh["mcc"], fresh["frac99"], steps * batch_size)
