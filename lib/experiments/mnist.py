@@ -9,16 +9,17 @@ Errors are mean squared errors per pixel on held-out images (Keras's loss), in f
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from tqdm import tqdm  # text bars on stderr: an executed notebook stores no widget state
 
 from lib import _validate as check
-from lib import mnist, model
+from lib import execution, mnist, model
 
 __all__ = [
     "Fit",
@@ -99,13 +100,12 @@ def fit(
         raise ValueError(f"train must have images of {mnist.N_PIXELS} pixels, got {train.images.shape[1]}")
     epochs = check.loop_count(epochs, "epochs")
     batch_size = check.loop_count(batch_size, "batch_size")
-    rng = check.generator(rng)
-    model = mnist.build_autoencoder(hidden, hidden_layers, seed=int(rng.integers(2**31 - 1)), learning_rate=learning_rate)
+    seed, orders = _draws(check.generator(rng), epochs, len(train))
+    model = mnist.build_autoencoder(hidden, hidden_layers, seed=seed, learning_rate=learning_rate)
     x_train, x_test = train.images.astype(np.float32), test.images.astype(np.float32)
     # The mini-batch order comes from rng, not from Keras's global random state: one permutation per
-    # epoch, drawn up front, read by one tf.data pipeline, so that a single model.fit call trains
-    # every epoch (a call per epoch would rebuild Keras's input pipeline each time).
-    orders = np.stack([rng.permutation(len(x_train)) for _ in range(epochs)])
+    # epoch, drawn up front (_draws), read by one tf.data pipeline, so that a single model.fit call
+    # trains every epoch (a call per epoch would rebuild Keras's input pipeline each time).
     batches = _epoch_batches(x_train, orders, batch_size)
     start = time.perf_counter()
     history = model.fit(batches, epochs=epochs, steps_per_epoch=-(-len(x_train) // batch_size), shuffle=False, verbose=0,
@@ -133,6 +133,12 @@ def _epoch_batches(images: np.ndarray, orders: np.ndarray, batch_size: int):
         return batch, batch
 
     return tf.data.Dataset.from_tensor_slices(orders).flat_map(epoch).map(pair)
+
+
+def _draws(rng: np.random.Generator, epochs: int, images: int) -> tuple[int, np.ndarray]:
+    """Everything :func:`fit` draws from ``rng``, in order: the Keras seed, then one order of the images per epoch (rows)."""
+    seed = int(rng.integers(2**31 - 1))
+    return seed, np.stack([rng.permutation(images) for _ in range(epochs)])
 
 
 def mean_image_mse(train: mnist.Digits, test: mnist.Digits) -> float:
@@ -273,17 +279,39 @@ def sweep(
     train: mnist.Digits, test: mnist.Digits, hidden_values, *,
     epochs: int, batch_size: int, learning_rate: float, rng: np.random.Generator,
 ) -> Sweep:
-    """Train both nets (:func:`fit`) at every hidden size and measure the references on the same split."""
+    """Train both nets (:func:`fit`) at every hidden size and measure the references on the same split.
+
+    One task per net through :func:`lib.execution.map_tasks` (serial by default, on Dask workers
+    when configured).  The nets draw from ``rng`` as one serial loop of :func:`fit` calls would:
+    each task resumes the state ``rng`` had where that loop would have started it
+    (:func:`lib.execution.generator_state`), so every backend gives the loop's numbers, and
+    ``rng`` ends where the loop would have left it.
+    """
     hidden_values = np.asarray(check.integer_sequence(hidden_values, "hidden_values", minimum=1))
     check.allocation("hidden_values", 16.0 * hidden_values.max() * mnist.N_PIXELS)
     if hidden_values.size == 0 or np.unique(hidden_values).size != hidden_values.size:
         raise ValueError(f"hidden_values must be distinct and non-empty, got {hidden_values.tolist()}")
     rng = check.generator(rng)
-    runs = [(h, layers) for h in hidden_values for layers in (1, 2)]
-    fitted = [
-        fit(train, test, int(h), layers, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, rng=rng)
-        for h, layers in tqdm(runs, desc="MNIST autoencoders", leave=False)
-    ]
+    _check_split(train, test)  # every argument of fit, before rng moves or a task starts
+    if train.images.shape[1] != mnist.N_PIXELS:
+        raise ValueError(f"train must have images of {mnist.N_PIXELS} pixels, got {train.images.shape[1]}")
+    epochs = check.loop_count(epochs, "epochs")
+    check.loop_count(batch_size, "batch_size")
+    check.real(learning_rate, "learning_rate", minimum=0.0, strict_min=True)
+    data = hashlib.sha256(train.images.tobytes() + test.images.tobytes()).hexdigest()  # checkpoints belong to these images
+    tasks = []
+    for h in hidden_values:
+        for layers in (1, 2):
+            tasks.append({"hidden": int(h), "hidden_layers": layers, "stream": execution.generator_state(rng),
+                          "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "data": data})
+            _draws(rng, epochs, len(train))  # on to where this net's fit leaves rng
+    fitted = execution.map_tasks(functools.partial(_fit_task, train, test), tasks, seed=0, name="MNIST autoencoders")
     pairs = tuple(zip(fitted[0::2], fitted[1::2]))
     pca = np.array([pca_mse(train, test, int(h)) for h in hidden_values])
     return Sweep(hidden_values, pairs, mean_image_mse(train, test), pca)
+
+
+def _fit_task(train: mnist.Digits, test: mnist.Digits, _: np.random.Generator, *, stream: dict, data: str,
+              **options) -> Fit:
+    """One net of :func:`sweep`: :func:`fit` on a generator resumed from ``stream`` (the stream :mod:`lib.execution` derives is not used; ``data`` names the images)."""
+    return fit(train, test, rng=execution.resume(stream), **options)
