@@ -1,4 +1,4 @@
-"""Command line: regenerate the data of the simulation chapter without building the book.
+"""Command line: regenerate the data of the simulation and training chapters without building the book.
 
 Examples
 --------
@@ -11,6 +11,9 @@ Examples
     Table 1 on Kerdock frames at a fixed coherence (mu = 1, h = 4n), the data of chapter 4b.
 ``python -m lib landscape --h 1024 --p 0.01 --out landscape.csv``
     Loss, average gradient norm and active units along ``t -> A* + t Delta`` (Figures 1-6).
+``python -m lib training --scale paper --workers 2 --out training.parquet``
+    The training comparison of chapter 6 (the tied autoencoder and three dictionary learners from
+    every start, every tier and seed), one row per run.
 
 Every command accepts ``--workers N`` (a local Dask cluster) or ``--scheduler ADDRESS`` (an
 existing one; default: ``BOOK_WORKERS`` / ``DASK_SCHEDULER_ADDRESS``, else serial), and
@@ -129,6 +132,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--high", type=_number(float), default=DEFAULTS.high, help="largest nonzero value")
     group.add_argument("--rounding", choices=("round", "floor", "ceil", "smooth"), default=DEFAULTS.rounding,
                        help="how h^p becomes the support size")
+    _where(parser)
+
+
+def _where(parser: argparse.ArgumentParser) -> None:
+    """The arguments every command shares: the seed, the output file, where the tasks run."""
     parser.add_argument("--seed", type=_number(int, minimum=0), default=2018,
                         help="seed of numpy.random.default_rng (>= 0)")
     parser.add_argument("--out", type=_out, required=True, help="file to write: .csv or .parquet")
@@ -172,6 +180,23 @@ def _fixed_coherence(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
                             max_samples=sizes["max_samples"], seed=args.seed)
     frame["point_values"] = frame["point_values"].map(lambda values: " ".join(f"{v:.6g}" for v in values))
     return frame, {"scale": args.scale, "family": args.family, "draws": draws, **asdict(_settings(args))}
+
+
+def _training(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
+    from lib.experiments import training  # scikit-learn and the baselines: only for this command
+
+    sizes = scales.sizes("training", args.scale)
+    seeds = sizes["seeds"] if args.seeds is None else args.seeds
+    rng = np.random.default_rng(args.seed)
+    tiers = [training.Tier.of(spec) for spec in sizes["tiers"]]
+    frames = [training.compare(tier, rng, seeds=seeds, deltas=sizes["deltas"], steps_near=sizes["steps_near"],
+                               steps_random=sizes["steps_random"], batch_size=sizes["batch_size"],
+                               sklearn_samples=sizes["sklearn_samples"], sklearn_epochs=sizes["sklearn_epochs"],
+                               eval_size=sizes["eval_size"]).frame() for tier in tiers]
+    names = ("steps_near", "steps_random", "batch_size", "sklearn_samples", "sklearn_epochs", "eval_size")
+    return pd.concat(frames, ignore_index=True), {"scale": args.scale, "seeds": seeds,
+                                                   "tiers": " ".join(tier.name.replace(" ", "") for tier in tiers),
+                                                   **{name: sizes[name] for name in names}}
 
 
 def _landscape_memory(h: int, n: int, k: int, samples: int, steps: int) -> float:
@@ -243,9 +268,11 @@ def _write(frame: pd.DataFrame, path: str, provenance: dict) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``python -m lib`` parser with the subcommands ``table1``, ``fixed-coherence`` and ``landscape``."""
-    parser = _Parser(prog=PROG, description="Regenerate the data of the book's simulation chapter (paper Sec. 6).")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{table1,fixed-coherence,landscape}")
+    """The ``python -m lib`` parser with the subcommands ``table1``, ``fixed-coherence``, ``landscape`` and ``training``."""
+    parser = _Parser(prog=PROG, description="Regenerate the data of the book's simulation chapter (paper Sec. 6) "
+                                            "and of its training comparison.")
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="{table1,fixed-coherence,landscape,training}")
     table = commands.add_parser("table1", help="Table 1: average gradient norm near A* for every (h, p)")
     table.add_argument("--scale", choices=scales.SCALES, default=None,
                        help=f"sizes to use (default: {scales.ENV_VAR} if set, else {scales.DEFAULT_SCALE})")
@@ -276,14 +303,23 @@ def build_parser() -> argparse.ArgumentParser:
                       help="radius that sets the bias (default: --delta; large values give Figures 5-6)")
     _common(line)
     line.set_defaults(run=_landscape, scale=None)
+    train = commands.add_parser("training", help="the training comparison of chapter 6: every method, start, tier "
+                                                 "and seed, one row per run")
+    train.add_argument("--scale", choices=scales.SCALES, default=None,
+                       help=f"sizes to use (default: {scales.ENV_VAR} if set, else {scales.DEFAULT_SCALE})")
+    train.add_argument("--seeds", type=_number(int, minimum=1), default=None,
+                       help="independent dictionaries per tier (default: the scale's)")
+    _where(train)
+    train.set_defaults(run=_training)
     return parser
 
 
 def _run(args: argparse.Namespace) -> None:
     """Validate what argparse cannot, choose the backend, compute, and write the result atomically."""
-    if args.command in ("table1", "fixed-coherence") and args.scale is None:
+    if args.command in ("table1", "fixed-coherence", "training") and args.scale is None:
         args.scale = _default_scale()
-    _settings(args)  # the settings' ranges and consistency (high > low), before anything runs
+    if hasattr(args, "n_fraction"):
+        _settings(args)  # the settings' ranges and consistency (high > low), before anything runs
     if args.scheduler is not None and not args.scheduler.strip():
         raise UsageError("--scheduler must be an address such as tcp://host:8786, got ''")
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # errors are ours to report, in one line

@@ -68,11 +68,27 @@ def test_fixed_coherence_writes_the_chapter_table(tmp_path):
     assert header["command"] == "fixed-coherence" and header["family"] == "kerdock" and header["draws"] == "1"
 
 
+def test_training_writes_one_row_per_run_with_provenance(tmp_path):
+    out = tmp_path / "training.parquet"
+    result = run("training", "--seeds", "1", "--seed", "6", "--out", str(out), env={"BOOK_SCALE": "smoke"})
+    assert result.returncode == 0, result.stderr
+    table = pq.read_table(out)
+    frame = table.to_pandas()
+    assert len(frame) == 2 * (5 * 3 + 4)  # smoke: 2 tiers; 5 near starts x 3 methods, the random start x 4
+    assert {"tier", "method", "init", "seed", "mcc", "frac99", "max_dist", "dead", "cpu_seconds"} <= set(frame.columns)
+    assert frame["mcc"].between(0, 1).all() and set(frame["seed"]) == {0}
+    meta = json.loads(table.schema.metadata[b"lib.provenance"])
+    assert meta["command"] == "training" and meta["scale"] == "smoke" and meta["seeds"] == 1 and meta["seed"] == 6
+    assert meta["backend"] == "serial" and meta["steps_random"] == 400 and meta["code_version"].startswith("0.1.0+")
+    assert "compare 128×256, k=3" in result.stderr  # one progress bar per tier
+
+
 def test_help():
     result = run("--help")
-    assert result.returncode == 0 and "table1" in result.stdout and "landscape" in result.stdout
-    result = run("table1", "--help")
-    assert all(flag in result.stdout for flag in ("--workers", "--scheduler", "--checkpoint", "BOOK_SCALE"))
+    assert result.returncode == 0 and all(name in result.stdout for name in ("table1", "landscape", "training"))
+    for command in ("table1", "training"):
+        result = run(command, "--help")
+        assert all(flag in result.stdout for flag in ("--workers", "--scheduler", "--checkpoint", "BOOK_SCALE"))
 
 
 @pytest.mark.parametrize("args, words", [
@@ -103,6 +119,12 @@ def test_help():
     (("landscape", "--h", "10000000", "--p", "0.1", "--out", "x.csv"), "need about"),
     (("landscape", "--h", "64", "--p", "0.1", "--low", "3", "--out", "x.csv"), "high must be > low"),
     (("landscape", "--h", "64", "--p", "0.1", "--delta", "-1", "--out", "x.csv"), "delta"),
+    (("training", "--seeds", "0", "--out", "x.csv"), "--seeds: must be >= 1"),
+    (("training", "--seeds", "two", "--out", "x.csv"), "--seeds: must be an integer"),
+    (("training", "--scale", "huge", "--out", "x.csv"), "--scale"),
+    (("training", "--out", "x.txt"), ".csv or .parquet"),
+    (("training", "--workers", "0", "--out", "x.csv"), "--workers: must be >= 1"),
+    (("training", "--delta", "0.1", "--out", "x.csv"), "unrecognized arguments"),
 ])
 def test_bad_arguments_give_one_line(tmp_path, monkeypatch, capsys, args, words):
     monkeypatch.chdir(tmp_path)
