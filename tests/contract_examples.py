@@ -1034,3 +1034,10 @@ def _(): return {"structure": _structure(), "low": 1.0, "high": 2.0, "budget": 1
 @_estimators_example("sampled_gradient")
 def _(): return {"W": instance()["W"], "A": instance()["A"], "k": 2, "eps": 0.5, "N": 30, "rng": rng(), "low": 1.0,
                  "high": 2.0, "batches": 3, "kind": "gap", "second_moment": True}
+
+
+# dask-routing
+@example("lib.execution.generator_state")
+def _(): return {"rng": rng()}
+@example("lib.execution.resume")
+def _(): return {"state": lib.execution.generator_state(rng())}
