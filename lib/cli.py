@@ -267,6 +267,11 @@ def _write(frame: pd.DataFrame, path: str, provenance: dict) -> None:
         raise
 
 
+def _scale(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scale", choices=scales.SCALES, default=None,
+                        help=f"sizes to use (default: {scales.ENV_VAR} if set, else {scales.DEFAULT_SCALE})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m lib`` parser with the subcommands ``table1``, ``fixed-coherence``, ``landscape`` and ``training``."""
     parser = _Parser(prog=PROG, description="Regenerate the data of the book's simulation chapter (paper Sec. 6) "
@@ -274,16 +279,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True,
                                      metavar="{table1,fixed-coherence,landscape,training}")
     table = commands.add_parser("table1", help="Table 1: average gradient norm near A* for every (h, p)")
-    table.add_argument("--scale", choices=scales.SCALES, default=None,
-                       help=f"sizes to use (default: {scales.ENV_VAR} if set, else {scales.DEFAULT_SCALE})")
+    _scale(table)
     table.add_argument("--points", type=_number(int, minimum=1), default=None,
                        help="random points per cell (default: the scale's)")
     _common(table)
     table.set_defaults(run=_table1)
     fixed = commands.add_parser("fixed-coherence",
                                 help="Table 1 on dictionaries at a fixed coherence (mu = 1, h = 4n), chapter 4b")
-    fixed.add_argument("--scale", choices=scales.SCALES, default=None,
-                       help=f"sizes to use (default: {scales.ENV_VAR} if set, else {scales.DEFAULT_SCALE})")
+    _scale(fixed)
     fixed.add_argument("--family", choices=coherence.FAMILIES, default="kerdock",
                        help="dictionary family (kerdock: real mutually unbiased bases, coherence exactly 1/sqrt(n))")
     fixed.add_argument("--draws", type=_number(int, minimum=1), default=None,
@@ -305,8 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     line.set_defaults(run=_landscape, scale=None)
     train = commands.add_parser("training", help="the training comparison of chapter 6: every method, start, tier "
                                                  "and seed, one row per run")
-    train.add_argument("--scale", choices=scales.SCALES, default=None,
-                       help=f"sizes to use (default: {scales.ENV_VAR} if set, else {scales.DEFAULT_SCALE})")
+    _scale(train)
     train.add_argument("--seeds", type=_number(int, minimum=1), default=None,
                        help="independent dictionaries per tier (default: the scale's)")
     _where(train)

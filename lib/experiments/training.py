@@ -252,6 +252,7 @@ def compare(
     ``tier.eps``; Arora et al. use :func:`lib.baselines.arora_step_size` with ``arora_target``; the
     TopK autoencoder uses Adam with ``topk_lr``.  scikit-learn (from the random start only: it is a
     global method) gets a fixed set of ``sklearn_samples`` signals, ``sklearn_epochs`` passes.
+    One task of :func:`lib.execution.map_tasks` per seed × start × method; ``progress`` shows its bar.
     """
     _check_run(tier, rng, batch_size=batch_size, eval_size=eval_size, lr=lr, lr_end=lr_end, decay_from=decay_from,
                progress=progress, seeds=seeds, steps_near=steps_near, steps_random=steps_random, sklearn_epochs=sklearn_epochs)
