@@ -293,3 +293,18 @@ def test_mnist_sweep_is_bit_identical_on_two_workers(two_workers):
     (serial, serial_state), (parallel, parallel_state) = _on_both(
         two_workers, lambda rng: mnist.sweep(train, test, [3, 5], epochs=2, batch_size=8, learning_rate=1e-3, rng=rng))
     assert parallel == serial and parallel_state == serial_state
+
+
+@pytest.mark.parametrize("kind", [np.random.PCG64, np.random.MT19937, np.random.Philox])
+def test_a_recorded_generator_state_resumes_the_stream(kind):
+    import json
+
+    rng = np.random.Generator(kind(5))
+    rng.normal(size=3)
+    state = json.loads(json.dumps(execution.generator_state(rng)))  # JSON-able: a task parameter
+    resumed = execution.resume(state)
+    np.testing.assert_array_equal(resumed.normal(size=4), rng.normal(size=4))  # recording did not advance rng
+    with pytest.raises(ValueError, match="state"):
+        execution.resume({"bit_generator": "Generator"})
+    with pytest.raises(ValueError, match="state"):
+        execution.resume({**state, "state": {}})
