@@ -225,7 +225,7 @@ def test_sweeps_are_bit_identical_on_two_workers(two_workers):
     with execution.backend():
         expected = sweeps()
     assert execution.current() is two_workers
-    assert repr(sweeps()) == repr(expected)  # every field to the last bit (repr: NaN == NaN)
+    assert _exact(sweeps()) == _exact(expected)  # every field to the last bit
     cells, rows, line = expected
     assert [(c.h, c.p) for c in cells] == [(64, 0.01), (64, 0.1), (128, 0.01), (128, 0.1)]
     assert [row.label for row in rows] == list(simulations.default_variants())
@@ -252,15 +252,19 @@ def _untimed(value):
     return value
 
 
+def _exact(value) -> str:
+    """``repr(value)`` with every element of every array at full precision (so NaN == NaN, and no bit is rounded away)."""
+    with np.printoptions(threshold=sys.maxsize, floatmode="unique"):
+        return repr(value)
+
+
 def _on_both(two_workers, run):
     """``run(rng)`` serially and on the two workers, from the same seed: both results (timings zeroed) and final rng states."""
     outcomes = []
     for chosen in (execution.backend(), contextlib.nullcontext(two_workers)):
         with chosen:
             rng = np.random.default_rng(17)
-            result = _untimed(run(rng))
-            with np.printoptions(threshold=sys.maxsize, floatmode="unique"):  # every element, every bit
-                outcomes.append((repr(result), rng.bit_generator.state))
+            outcomes.append((_exact(_untimed(run(rng))), rng.bit_generator.state))
     return outcomes
 
 
