@@ -17,8 +17,19 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 ## make book: build the HTML at paper scale from a clean build, print where it is.
+## The chapters are executed first, two at a time (jupyter-cache's parallel executor, one process per
+## core), into the execution cache that the build then reads; the claims ledger (07), which reads what
+## the chapters recorded, is executed by the build itself, last.  A chapter that fails there is not
+## cached, so the build executes it again and fails on it.  Listed longest first, so that the two
+## processes finish together.
+CACHE := _build/.jupyter_cache
+CHAPTERS := 06_training 06c_random_starts 04b_fixed_coherence 05_mnist 04_simulations 06b_hessian \
+	03_criticality 02_support_recovery 01_model
 book: $(STAMP)
 	rm -rf _build results
+	mkdir -p $(CACHE)
+	JUPYTERCACHE=$(CACHE) $(BIN)/jcache notebook add $(CHAPTERS:%=book/%.ipynb) >/dev/null
+	BOOK_SCALE=paper JUPYTERCACHE=$(CACHE) $(BIN)/jcache project execute --executor local-parallel --timeout 1800
 	BOOK_SCALE=paper $(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 

@@ -49,6 +49,14 @@ def test_toc_lists_existing_files_and_every_page():
     assert pages == set(listed), f"pages not in _toc.yml: {pages - set(listed)}"
 
 
+def test_make_book_pre_executes_every_chapter_but_the_ledger():
+    """`make book` executes the chapters in parallel before the build; the ledger (07) must come after them."""
+    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    listed = next(line.split(":=", 1)[1].split() for line in text.splitlines() if line.startswith("CHAPTERS :="))
+    chapters = {p.stem for p in NOTEBOOKS} - {"07_claims"}
+    assert sorted(listed) == sorted(chapters), "Makefile CHAPTERS must list every notebook except 07_claims, once"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_starts_with_the_colab_cell(path):
     """Colab opens a notebook without `lib`: a hidden first code cell installs it there (only there), at the
