@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
+# The scale of `make book`: paper unless set (`BOOK_SCALE=large make book` builds the large book).
+BOOK_SCALE ?= paper
 
 .PHONY: book test unit notebooks build-smoke browser benchmark clean
 
@@ -16,7 +18,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
 	touch $(STAMP)
 
-## make book: build the HTML at paper scale from a clean build, print where it is.
+## make book: build the HTML at paper scale (or $BOOK_SCALE) from a clean build, print where it is.
 ## The chapters are executed first, two at a time (jupyter-cache's parallel executor, one process per
 ## core), into the execution cache that the build then reads; the claims ledger (07), which reads what
 ## the chapters recorded, is executed by the build itself, last.  A chapter that fails there is not
@@ -29,8 +31,8 @@ book: $(STAMP)
 	rm -rf _build results
 	mkdir -p $(CACHE)
 	JUPYTERCACHE=$(CACHE) $(BIN)/jcache notebook add $(CHAPTERS:%=book/%.ipynb) >/dev/null
-	BOOK_SCALE=paper JUPYTERCACHE=$(CACHE) $(BIN)/jcache project execute --executor local-parallel --timeout 1800
-	BOOK_SCALE=paper $(BIN)/jupyter-book build . $(JB_FLAGS)
+	BOOK_SCALE=$(BOOK_SCALE) JUPYTERCACHE=$(CACHE) $(BIN)/jcache project execute --executor local-parallel --timeout 1800
+	BOOK_SCALE=$(BOOK_SCALE) $(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
 ## make test: every check at smoke scale (unit tests, nbval, warning-free clean build, browser).
