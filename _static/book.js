@@ -25,7 +25,42 @@ function markNumbers() {
   }
 }
 
+// Inside the text of a table cell, a number with a sign or an exponent ("-0.75", "1.8e-16") is kept
+// on one line too (a browser may break after its hyphen): wrapped in a `span.num`.
+const INLINE_NUMBER = /[-−]?\d[\d.,]*(?:[eE][-+−]?\d+)?/g;
+function keepInlineNumbers() {
+  const skip = "script, style, code, pre, .math, mjx-container, .num";
+  for (const cell of document.querySelectorAll("main td, main th")) {
+    if (cell.classList.contains("num")) continue;
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    const nodes = [];
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      if (!node.parentElement.closest(skip) && /\d[eE][-+−]?\d|[-−]\d/.test(node.data)) nodes.push(node);
+    }
+    for (const node of nodes) {
+      const parts = node.data.split(INLINE_NUMBER);
+      const numbers = node.data.match(INLINE_NUMBER) || [];
+      const fragment = document.createDocumentFragment();
+      parts.forEach((text, i) => {
+        if (text) fragment.append(text);
+        if (i < numbers.length) {
+          const number = numbers[i];
+          if (/[eE]|^[-−]/.test(number)) {
+            const span = document.createElement("span");
+            span.className = "num";
+            span.textContent = number;
+            fragment.append(span);
+          } else fragment.append(number);
+        }
+      });
+      node.replaceWith(fragment);
+    }
+  }
+}
+
 window.addEventListener("DOMContentLoaded", markNumbers);
+window.addEventListener("DOMContentLoaded", keepInlineNumbers);
 window.addEventListener("load", () => {
   markWideTables();
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) MathJax.startup.promise.then(markWideTables);

@@ -62,7 +62,7 @@ TOO_WIDE = """() => {
 }"""
 
 # Table cells holding a number (digits with signs, exponents, %, ±, brackets) whose text runs over
-# more than one line.
+# more than one line, and signed or exponent numbers inside a cell's text that do.
 BROKEN_NUMBERS = """() => {
   // A number is one text node: it is broken when that node wraps.  A cell may hold two lines on purpose
   // (Table 1's "ours ± s.e." over "/ paper", separated by <br>): separate text nodes are not compared.
@@ -81,6 +81,10 @@ BROKEN_NUMBERS = """() => {
       const tops = rects.map(r => r.top);
       if (Math.max(...tops) - Math.min(...tops) > 0.5 * Math.min(...rects.map(r => r.height))) { found.push(text); break; }
     }
+  }
+  // A signed or exponent number inside a cell's text ("relative difference 1.8e-16"), kept whole by book.js.
+  for (const span of document.querySelectorAll('main article td span.num, main article th span.num')) {
+    if ([...span.getClientRects()].filter(r => r.width > 0).length > 1) found.push(span.textContent);
   }
   return found;
 }"""
