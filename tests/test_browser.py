@@ -41,7 +41,8 @@ CHROMIUM_ARGS = [
 RAW_MATH = re.compile(r"\\\(|\\\[|\$\$|\$[A-Za-z\\{][^$\n]{0,120}\$")
 
 # Template artefacts a reader should never see (outside code).
-PLACEHOLDERS = re.compile(r"q√·|\bnan\b|\bNaN\b|0e\+00|\{glue|\bTODO\b|at most 0\.00\b")
+# ... and an unformatted float (nine or more decimals: a glued value without a format).
+PLACEHOLDERS = re.compile(r"q√·|\bnan\b|\bNaN\b|0e\+00|\{glue|\bTODO\b|at most 0\.00\b|\b\d+\.\d{9,}")
 
 # Elements wider than the column they sit in, outside a deliberate `.wide-table` scroll box.  The
 # limit is the article's width, or that of a `full-width` cell; display equations are measured by
