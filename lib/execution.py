@@ -15,6 +15,11 @@ serial (default)
     A :class:`distributed.LocalCluster` of ``N`` worker processes with one thread each, BLAS
     limited to one thread per worker (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
     ``MKL_NUM_THREADS``) and a memory limit per worker (default: the machine's memory / ``N``).
+    glibc's allocator keeps its defaults there: Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` (its
+    ``distributed.nanny.pre-spawn-environ``) is removed, because setting it switches off glibc's
+    adaptive mmap threshold, and the large numpy temporaries of these sweeps were then mapped and
+    unmapped at every step: the training comparison took 2.3 times the CPU on a worker
+    (``benchmarks/RESULTS.md``).
 ``scheduler=ADDRESS`` or ``DASK_SCHEDULER_ADDRESS``
     An existing cluster (``dask scheduler`` + ``dask worker``, dask-jobqueue, Kubernetes ...).
 
@@ -81,6 +86,7 @@ __all__ = [
 WORKERS_ENV = "BOOK_WORKERS"
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 BLAS_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+DROPPED_ENV = ("MALLOC_TRIM_THRESHOLD_",)  # Dask's worker default, which costs these sweeps 2.3x (module docstring)
 MAX_WORKERS = 1024  # worker processes of one local cluster (a larger cluster is a scheduler address)
 
 
@@ -261,7 +267,9 @@ def _client(chosen: Backend):
             raise ConnectionError(f"cannot reach the Dask scheduler at {chosen.scheduler!r} within "
                                   f"{chosen.timeout:g} s ({type(error).__name__})") from None
     else:
-        environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **BLAS_ENV}
+        environ = {name: value for name, value in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
+                   if name not in DROPPED_ENV}
+        environ.update(BLAS_ENV)
         with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
             cluster = distributed.LocalCluster(
                 n_workers=chosen.workers, threads_per_worker=1, processes=True, memory_limit=chosen.worker_memory(),
