@@ -176,10 +176,13 @@ def _instance(tier: Tier, rng: np.random.Generator, deltas: Sequence[float], eva
               starts_first: bool) -> _Instance:
     """Draw an :class:`_Instance` from ``rng`` in the order each experiment has always drawn it (``compare``: starts last)."""
     model = tier.model(rng)
-    drawn = starts(model, deltas, rng) if starts_first else None
+    if starts_first:
+        drawn = starts(model, deltas, rng)
     eval_set = training.draw_batch(model, eval_size, rng)
     data_seed = int(rng.integers(2**63))
-    return _Instance(model, drawn if starts_first else starts(model, deltas, rng), eval_set, data_seed)
+    if not starts_first:
+        drawn = starts(model, deltas, rng)
+    return _Instance(model, drawn, eval_set, data_seed)
 
 
 # --------------------------------------------------------------------------- the comparison
