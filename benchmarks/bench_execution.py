@@ -105,6 +105,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--tiny-tasks", type=int, default=400)
     args = parser.parse_args()
+    if args.tiny_tasks < 1:
+        parser.error(f"--tiny-tasks must be >= 1, got {args.tiny_tasks}")
 
     sweep, description = (table1_sweep if args.sweep == "table1" else training_sweep)(args)
 
