@@ -14,6 +14,9 @@ Examples
 ``python -m lib training --scale paper --workers 2 --out training.parquet``
     The training comparison of chapter 6 (the tied autoencoder and three dictionary learners from
     every start, every tier and seed), one row per run.
+``python -m lib sample-complexity --scale large --h 128 256 512 --seeds 2 --methods ae topk --out sc.csv``
+    The sample-complexity sweep of chapter 6c: the smallest training set :math:`N^*` at which each
+    method recovers 99 % of the atoms, one row per method, ``h`` and seed.
 
 Every command accepts ``--workers N`` (a local Dask cluster) or ``--scheduler ADDRESS`` (an
 existing one; default: ``BOOK_WORKERS`` / ``DASK_SCHEDULER_ADDRESS``, else serial), and
@@ -199,6 +202,28 @@ def _training(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
                                                    **{name: sizes[name] for name in names}}
 
 
+SAMPLE_METHODS = {"ae": "tied ReLU AE", "arora": "Arora et al. 2015", "topk": "TopK + revival", "sklearn": "sklearn MBDL"}
+
+
+def _sample_complexity(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
+    from lib.experiments import random_starts as rs  # scikit-learn and the baselines: only for this command
+
+    sizes = scales.sizes("random_starts", args.scale)
+    h_values = sizes["sc_h"] if args.h is None else args.h
+    seeds = sizes["sc_seeds"] if args.seeds is None else args.seeds
+    methods = sizes["sc_methods"] if args.methods is None else [SAMPLE_METHODS[m] for m in dict.fromkeys(args.methods)]
+    max_factor = sizes["sc_max_factor"] if args.max_factor is None else args.max_factor
+    if max_factor < sizes["sc_start_factor"]:
+        raise UsageError(f"--max-factor must be >= the search's start factor {sizes['sc_start_factor']:g}, got {max_factor:g}")
+    params = {"ratio": sizes["sc_ratio"], "k": sizes["sc_k"], "eps": sizes["sc_eps"], "delta": sizes["sc_delta"],
+              "steps": sizes["sc_steps"], "batch_size": sizes["sc_batch_size"], "start_factor": sizes["sc_start_factor"],
+              "max_factor": max_factor}
+    tasks = rs.min_samples_tasks(h_values, seeds, methods, first_seed=args.seed, **params)
+    frame = pd.DataFrame(rs.run_tasks(rs.min_samples_task, tasks, desc="sample complexity"))
+    return frame, {"scale": args.scale, "h": " ".join(str(h) for h in h_values), "seeds": seeds,
+                   "methods": "; ".join(methods), **params}
+
+
 def _landscape_memory(h: int, n: int, k: int, samples: int, steps: int) -> float:
     """Bytes: the dictionary, the direction and one structure (``W``, ``WA*``, ``WW^T``), the codes, the columns."""
     return 8.0 * (6 * h * n + 2 * h * h + 2 * samples * k + 12 * steps)
@@ -273,11 +298,11 @@ def _scale(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``python -m lib`` parser with the subcommands ``table1``, ``fixed-coherence``, ``landscape`` and ``training``."""
+    """The ``python -m lib`` parser with the subcommands ``table1``, ``fixed-coherence``, ``landscape``, ``training`` and ``sample-complexity``."""
     parser = _Parser(prog=PROG, description="Regenerate the data of the book's simulation chapter (paper Sec. 6) "
                                             "and of its training comparison.")
     commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{table1,fixed-coherence,landscape,training}")
+                                     metavar="{table1,fixed-coherence,landscape,training,sample-complexity}")
     table = commands.add_parser("table1", help="Table 1: average gradient norm near A* for every (h, p)")
     _scale(table)
     table.add_argument("--points", type=_number(int, minimum=1), default=None,
@@ -313,12 +338,27 @@ def build_parser() -> argparse.ArgumentParser:
                        help="independent dictionaries per tier (default: the scale's)")
     _where(train)
     train.set_defaults(run=_training)
+    samples = commands.add_parser("sample-complexity",
+                                  help="the sample-complexity sweep of chapter 6c: the smallest training set at which "
+                                       "each method recovers 99 %% of the atoms, one row per method, h and seed")
+    _scale(samples)
+    samples.add_argument("--h", type=_number(int, minimum=4), nargs="+", default=None,
+                         help="hidden units (atoms), n = h/2 (default: the scale's)")
+    samples.add_argument("--seeds", type=_number(int, minimum=1), default=None,
+                         help="independent instances per h: seeds --seed, --seed + 1, ... (default: the scale's)")
+    samples.add_argument("--methods", nargs="+", choices=tuple(SAMPLE_METHODS), default=None,
+                         help="ae: tied ReLU autoencoder, arora: Arora et al. 2015, topk: TopK + revival, "
+                              "sklearn: scikit-learn's dictionary learning (default: the scale's)")
+    samples.add_argument("--max-factor", type=_number(float, minimum=1), default=None,
+                         help="largest training set tried, in multiples of h (default: the scale's)")
+    _where(samples)
+    samples.set_defaults(run=_sample_complexity, seed=0)
     return parser
 
 
 def _run(args: argparse.Namespace) -> None:
     """Validate what argparse cannot, choose the backend, compute, and write the result atomically."""
-    if args.command in ("table1", "fixed-coherence", "training") and args.scale is None:
+    if args.command in ("table1", "fixed-coherence", "training", "sample-complexity") and args.scale is None:
         args.scale = _default_scale()
     if hasattr(args, "n_fraction"):
         _settings(args)  # the settings' ranges and consistency (high > low), before anything runs

@@ -248,16 +248,17 @@ def min_samples_task(seed: int, *, h: int, ratio: float, k: int, eps: float, met
     return {"method": method, "h": h, "seed": seed, "N_star": float("nan"), "cpu_seconds": float("nan")}
 
 
-def min_samples_tasks(h_values: Sequence[int], seeds: int, methods: Sequence[str] = METHODS,
+def min_samples_tasks(h_values: Sequence[int], seeds: int, methods: Sequence[str] = METHODS, *, first_seed: int = 0,
                       **params: Any) -> list[dict[str, Any]]:
-    """The task list of the sample-complexity sweep: every method × ``h`` × seed, with the shared ``params``."""
+    """The task list of the sample-complexity sweep: every method × ``h`` × seed ``first_seed .. first_seed + seeds - 1``, with the shared ``params``."""
     check.integer_sequence(h_values, "h_values", minimum=4)
     if isinstance(methods, str) or not isinstance(methods, Sequence) or not methods:
         raise TypeError(f"methods must be a non-empty sequence of method names, got {methods!r}")
     for m in methods:
         check.choice(m, "methods", METHODS)
     check.loop_count(seeds, "seeds")
-    return [{"seed": s, "h": int(h), "method": m, **params}
+    first = check.integer(first_seed, "first_seed", minimum=0)
+    return [{"seed": first + s, "h": int(h), "method": m, **params}
             for m in methods for h in h_values for s in range(check.integer(seeds, "seeds", minimum=1))]
 
 
