@@ -31,7 +31,7 @@ from tqdm import tqdm  # text bars on stderr: an executed notebook stores no wid
 
 from lib import _validate as check
 from lib import autoencoder, estimators, model as _model, protocols
-from lib.protocols import Resample
+from lib.protocols import Polish, Resample
 from lib.recovery import Recovery, align, column_distances, recovery
 
 __all__ = [
@@ -292,13 +292,18 @@ class History:
 
 @dataclass(frozen=True)
 class TrainingResult:
-    """The trained encoder ``W`` ``(h, n)``, its final :class:`~lib.recovery.Recovery`, the :class:`History`, and the wall (``seconds``) and CPU (``cpu_seconds``) time spent on updates (checkpoints excluded)."""
+    """The trained encoder ``W`` ``(h, n)``, its final :class:`~lib.recovery.Recovery`, the :class:`History`, and the wall (``seconds``) and CPU (``cpu_seconds``) time spent on updates (checkpoints excluded).
+
+    ``W_main`` is the encoder at the end of the main run when a polish phase followed
+    (:class:`lib.protocols.Polish`), else ``None``.
+    """
 
     W: np.ndarray
     recovery: Recovery
     history: History
     seconds: float
     cpu_seconds: float
+    W_main: np.ndarray | None = None
 
 
 def _checkpoint(A: np.ndarray, W: np.ndarray, eps: np.ndarray, Y: np.ndarray, X: np.ndarray) -> tuple:
@@ -426,6 +431,7 @@ def train(
     structured: bool = True,
     resample: Resample | None = None,
     row_norm: float | None = None,
+    polish: Polish | None = None,
     progress: bool = True,
 ) -> TrainingResult:
     r"""Run gradient descent on the autoencoder's exact gradient from ``W0`` (module docstring).
@@ -476,6 +482,10 @@ def train(
     row_norm : float or None
         Keep every row at this length: the gradient's component along each row is removed before
         the optimizer step and the rows are rescaled after it (``None``: no control).
+    polish : lib.protocols.Polish or None
+        After the ``steps`` updates, ``polish.steps`` more at the bias ``polish.bias_factor`` times the
+        last bias, with a fresh optimizer at the constant rate ``polish.learning_rate``, on the same
+        data stream (no resampling); the history continues with its checkpoints (``None``: no polish).
     progress : bool
         Show a tqdm bar.
 
@@ -504,6 +514,8 @@ def train(
         raise TypeError(f"resample must be a lib.protocols.Resample or None, got {type(resample).__name__}")
     if row_norm is not None:
         row_norm = check.real(row_norm, "row_norm", minimum=0.0, strict_min=True)
+    if polish is not None and not isinstance(polish, Polish):
+        raise TypeError(f"polish must be a lib.protocols.Polish or None, got {type(polish).__name__}")
     _bias_at(eps, 0, units)  # validate the bias (or the schedule's first value) up front
     update = make_optimizer(optimizer, lr)
     if train_set is not None and not isinstance(train_set, Batch):
@@ -546,4 +558,20 @@ def train(
         mcc=np.array(columns[2]), frac99=np.array(columns[3]), max_dist=np.array(columns[4]),
         support_rate=np.array(columns[5]), eps=np.array(columns[6]), norm=np.array(columns[7]),
     )
-    return TrainingResult(W=W, recovery=recovery(A, W), history=history, seconds=clock.wall, cpu_seconds=clock.cpu)
+    result = TrainingResult(W=W, recovery=recovery(A, W), history=history, seconds=clock.wall, cpu_seconds=clock.cpu)
+    return result if polish is None else _polished(result, model, polish.bias_factor * _bias_at(eps, steps, units), rng,
+                                                   polish, optimizer=optimizer, batch_size=batch_size, train_set=fixed,
+                                                   eval_set=data, structured=structured, row_norm=row_norm, progress=progress)
+
+
+def _polished(main: TrainingResult, model: _model.SparseCodingModel, eps: np.ndarray, rng: np.random.Generator,
+              polish: Polish, **options: object) -> TrainingResult:
+    """Continue ``main`` for ``polish.steps`` updates at the bias ``eps`` (:class:`lib.protocols.Polish`); one joined history."""
+    tail = train(model, main.W, eps, rng, steps=polish.steps, lr=polish.learning_rate,
+                 evaluate_every=max(polish.steps // 4, 1), **options)
+    offset = main.history.steps[-1]
+    joined = {name: np.concatenate([getattr(main.history, name), getattr(tail.history, name)[1:]
+                                    + (offset if name == "steps" else 0)])
+              for name in History.__dataclass_fields__}
+    return TrainingResult(W=tail.W, recovery=tail.recovery, history=History(**joined), seconds=main.seconds + tail.seconds,
+                          cpu_seconds=main.cpu_seconds + tail.cpu_seconds, W_main=main.W)

@@ -27,13 +27,16 @@ from lib import autoencoder, baselines, execution, protocols, training
 from lib.experiments.training import ARORA_TARGET, DECAY_FROM, LR, LR_END, TOPK_LR, Tier, _one_blas_thread, norm_fixed_point, starts
 from lib.recovery import recovery
 
-__all__ = ["PROTOCOLS", "METHODS", "ablation_task", "ablation_tasks", "ablation_table", "min_samples_task",
+__all__ = ["PROTOCOLS", "METHODS", "near_misses", "ablation_task", "ablation_tasks", "ablation_table", "min_samples_task",
            "min_samples_tasks", "fit_exponent", "run_tasks"]
 
 WIDTH = 1.5  # hidden units per atom of the "wider layer" protocol
 SKLEARN_EPOCHS = 10  # at most this many passes of scikit-learn over a training set (its cost grows with passes × N)
-PROTOCOLS = ("none", "resample silent units", "resample + split", "wider 1.5h + prune", "row-norm control",
-             "bias ramp (low to ε)", "TopK", "TopK + revival")
+PROTOCOLS = ("none", "resample silent units", "resample + split", "resample + split + polish", "wider 1.5h + prune",
+             "row-norm control", "bias ramp (low to ε)", "TopK", "TopK + revival")
+POLISH_BIAS = 1.6  # bias factor of the polish phase, chosen on seeds 0 and 1 of 100 x 256 among 1.0, 1.2, ..., 2.0
+POLISH_LR = 5e-4  # its learning rate (RMSProp), chosen there among 2e-4, 5e-4, 1e-3
+NEAR_MISS = 0.95  # an atom missed (matched |cos| <= 0.99) but held at |cos| >= this value is a near miss
 METHODS = ("tied ReLU AE", "Arora et al. 2015", "TopK + revival", "sklearn MBDL")
 
 
@@ -62,6 +65,64 @@ def _resample(steps: int, **options: Any) -> protocols.Resample:
     return protocols.Resample(every=max(steps // 20, 1), until=0.6, **options)
 
 
+def _polish(steps: int) -> protocols.Polish:
+    """The polish phase of the chapter: half as many updates as the main run, at :data:`POLISH_BIAS` times the bias."""
+    return protocols.Polish(steps=max(steps // 2, 1), bias_factor=POLISH_BIAS, learning_rate=POLISH_LR)
+
+
+def near_misses(A: np.ndarray, W: np.ndarray, data: training.Batch, eps: float, factor: float) -> dict[str, Any]:
+    r"""The atoms that ``W`` misses, and how its units that nearly hold them fire at the bias :math:`\epsilon` and :math:`\beta\epsilon`.
+
+    An atom :math:`A^*_a` is *missed* when its matched :math:`|\cos| \le 0.99`, a *near miss* when
+    moreover :math:`|\cos| \ge` :data:`NEAR_MISS`.  For the unit :math:`i` matched to a near miss,
+    the *false-fire share* at bias :math:`b` is the share of the samples on which it fires,
+    :math:`\langle W_i, y\rangle > b`, whose support does not contain :math:`a`: the samples whose
+    gradient pulls it towards neighbouring atoms.
+
+    Parameters
+    ----------
+    A : numpy.ndarray
+        Dictionary ``(n, h)``.
+    W : numpy.ndarray
+        Encoder ``(m, n)``, ``m >= h``.
+    data : lib.training.Batch
+        Samples of the model whose codes give the supports.
+    eps : float
+        The bias :math:`\epsilon`.
+    factor : float
+        :math:`\beta > 0`.
+
+    Returns
+    -------
+    dict
+        ``misses`` (count), ``near`` (count), ``lowest`` (smallest matched :math:`|\cos|` of a near miss,
+        ``nan`` if none), ``false_eps`` and ``false_raised`` (median false-fire share over the near
+        misses at :math:`\epsilon` and :math:`\beta\epsilon`; ``nan`` if none), ``near_atoms``
+        (their indices).
+    """
+    A = check.matrix(A, "A")
+    W = check.matrix(W, "W", shape=(None, A.shape[0]))
+    check.of_type(data, "data", training.Batch)
+    if data.codes.shape[1] != A.shape[1] or data.signals.shape[1] != A.shape[0]:
+        raise ValueError(f"data must hold samples of A {A.shape}: codes {data.codes.shape}, signals {data.signals.shape}")
+    eps = check.real(eps, "eps")
+    factor = check.real(factor, "factor", minimum=0.0, strict_min=True)
+    match = recovery(A, W)
+    missed = match.cosines <= 0.99
+    near = np.flatnonzero(missed & (match.cosines >= NEAR_MISS))
+    holds = data.codes[:, near].toarray() != 0  # (N, near): does sample s hold atom a
+    projections = data.signals @ W[match.assignment[near]].T  # (N, near)
+
+    def false_share(bias: float) -> float:
+        fires = projections > bias
+        shares = [np.mean(~holds[fires[:, j], j]) for j in range(near.size) if fires[:, j].any()]
+        return float(np.median(shares)) if shares else float("nan")
+
+    return {"misses": int(missed.sum()), "near": int(near.size),
+            "lowest": float(match.cosines[near].min()) if near.size else float("nan"),
+            "false_eps": false_share(eps), "false_raised": false_share(factor * eps), "near_atoms": near}
+
+
 def _autoencoder_options(protocol: str, model: Any, W0: np.ndarray, eps: float, steps: int,
                          rng: np.random.Generator) -> tuple[np.ndarray, Any, dict[str, Any]]:
     """Start, bias and :func:`lib.training.train` options of an autoencoder protocol."""
@@ -71,6 +132,8 @@ def _autoencoder_options(protocol: str, model: Any, W0: np.ndarray, eps: float, 
         return W0, eps, {"resample": _resample(steps, duplicates=None, rare=0.0, split=None)}
     if protocol == "resample + split":
         return W0, eps, {"resample": _resample(steps)}
+    if protocol == "resample + split + polish":
+        return W0, eps, {"resample": _resample(steps), "polish": _polish(steps)}
     if protocol == "wider 1.5h + prune":
         extra = rng.standard_normal((int((WIDTH - 1) * model.h), model.n))
         return protocols.widen(W0, extra / np.linalg.norm(extra, axis=1, keepdims=True)), eps, {}
@@ -106,7 +169,10 @@ def ablation_task(seed: int, *, tier: Mapping[str, Any], protocol: str, steps: i
     -------
     dict
         ``tier, protocol, seed, frac99, mcc, dead, cpu_seconds`` and ``cosines``, the matched
-        :math:`|\cos|` of every atom.
+        :math:`|\cos|` of every atom.  With a polish phase also ``frac99_before`` (the fraction above
+        0.99 before the polish), :func:`near_misses` of the encoder before the polish on the held-out
+        set (its keys with the suffix ``_before``) and ``near_after``, the matched :math:`|\cos|`
+        after the polish of the atoms that were near misses.
     """
     check.choice(protocol, "protocol", PROTOCOLS)
     spec = _tier(tier)
@@ -118,6 +184,7 @@ def ablation_task(seed: int, *, tier: Mapping[str, Any], protocol: str, steps: i
     W0 = starts(model, [], rng)["random"]
     eval_set = training.draw_batch(model, check.integer(eval_size, "eval_size", minimum=1), rng)
     data_rng = np.random.default_rng(int(rng.integers(2**63)))
+    extra: dict[str, Any] = {}
     if protocol.startswith("TopK"):
         fit = baselines.topk_autoencoder(model, W0, data_rng, steps=steps, batch_size=batch_size, lr=TOPK_LR,
                                          resample=_resample(steps) if "revival" in protocol else None, progress=False)
@@ -131,13 +198,18 @@ def ablation_task(seed: int, *, tier: Mapping[str, Any], protocol: str, steps: i
             W = protocols.prune(W, training.draw_batch(model, 4096, data_rng).Y, spec.eps, model.h)
         match, cpu = recovery(model.A, W), result.cpu_seconds
         dead = int(np.sum(~np.any(autoencoder.encode(W, eval_set.Y, spec.eps) > 0, axis=1)))
+        if result.W_main is not None:
+            before = near_misses(model.A, result.W_main, eval_set, spec.eps, POLISH_BIAS)
+            extra = {"frac99_before": recovery(model.A, result.W_main).fraction(0.99),
+                     **{f"{key}_before": value for key, value in before.items()},
+                     "near_after": match.cosines[before["near_atoms"]]}
     return {"tier": spec.name, "protocol": protocol, "seed": seed, "frac99": match.fraction(0.99), "mcc": match.mcc,
-            "dead": dead, "cpu_seconds": cpu, "cosines": match.cosines}
+            "dead": dead, "cpu_seconds": cpu, "cosines": match.cosines, **extra}
 
 
 def ablation_tasks(tiers: Sequence[Mapping[str, Any]], seeds: int, *, steps: int, batch_size: int, eval_size: int,
-                   protocols_: Sequence[str] = PROTOCOLS) -> list[dict[str, Any]]:
-    """The task list of the ablation: every tier × protocol × seed ``0..seeds-1`` (a tier's own ``"protocols"`` list replaces ``protocols_``)."""
+                   protocols_: Sequence[str] = PROTOCOLS, first_seed: int = 0) -> list[dict[str, Any]]:
+    """The task list of the ablation: every tier × protocol × seed ``first_seed .. first_seed + seeds - 1`` (a tier's own ``"protocols"`` list replaces ``protocols_``)."""
     for t in _mappings(tiers, "tiers"):
         _tier({k: v for k, v in t.items() if k != "protocols"})
         for p in t.get("protocols", ()):
@@ -150,7 +222,8 @@ def ablation_tasks(tiers: Sequence[Mapping[str, Any]], seeds: int, *, steps: int
     check.integer(batch_size, "batch_size", minimum=1)
     check.integer(eval_size, "eval_size", minimum=1)
     check.loop_count(seeds, "seeds")
-    return [{"seed": s, "tier": {k: v for k, v in t.items() if k != "protocols"}, "protocol": p, "steps": steps,
+    first = check.integer(first_seed, "first_seed", minimum=0)
+    return [{"seed": first + s, "tier": {k: v for k, v in t.items() if k != "protocols"}, "protocol": p, "steps": steps,
              "batch_size": batch_size, "eval_size": eval_size}
             for t in tiers for p in t.get("protocols", protocols_) for s in range(check.integer(seeds, "seeds", minimum=1))]
 
