@@ -218,6 +218,8 @@ def _sample_complexity(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     params = {"ratio": sizes["sc_ratio"], "k": sizes["sc_k"], "eps": sizes["sc_eps"], "delta": sizes["sc_delta"],
               "steps": sizes["sc_steps"], "batch_size": sizes["sc_batch_size"], "start_factor": sizes["sc_start_factor"],
               "max_factor": max_factor}
+    for h in h_values:  # the largest training set of every h, refused before anything runs
+        check.allocation("--h, --max-factor", rs.sample_memory(h, params["ratio"], params["k"], max_factor))
     tasks = rs.min_samples_tasks(h_values, seeds, methods, first_seed=args.seed, **params)
     frame = pd.DataFrame(rs.run_tasks(rs.min_samples_task, tasks, desc="sample complexity"))
     return frame, {"scale": args.scale, "h": " ".join(str(h) for h in h_values), "seeds": seeds,

@@ -86,7 +86,7 @@ class Resample:
 
 @dataclass(frozen=True)
 class Polish:
-    """The polish phase that :func:`lib.training.train` appends to a run (module docstring).
+    r"""The polish phase that :func:`lib.training.train` appends to a run (module docstring).
 
     Attributes
     ----------

@@ -577,15 +577,19 @@ example(_LT + "draw_batch")(lambda: {"model": _tiny_model(), "N": 4, "rng": rng(
 example(_LT + "batches")(lambda: {"model": _tiny_model(), "steps": 2, "batch_size": 4, "data": None, "rng": rng()})
 example(_LT + "run_loop", allow={"desc": ["unknown_string"]})(  # free text
     lambda: {"step": lambda t: None, "evaluate": lambda t: t, "steps": 3, "every": 2, "desc": "loop", "progress": False})
-example(_LT + "train", allow={"evaluate_every": ["zero", "huge"]})(  # 0 (like None): the default; more than steps: ends only
+example(_LT + "train", allow={"evaluate_every": ["zero", "huge"],  # 0 (like None): the default; more than steps: ends only
+                              "polish": ["none"]})(  # None: no polish phase
     lambda: {"model": _tiny_model(), "W0": instance()["W"], "eps": 0.1, "rng": rng(), "steps": 2, "lr": 0.01,
              "lr_end": 0.001, "decay_from": 0.5, "optimizer": "rmsprop", "batch_size": 4, "train_size": 8,
-             "evaluate_every": 1, "structured": True, "row_norm": 1.0, "progress": False})
+             "evaluate_every": 1, "structured": True, "row_norm": 1.0, "polish": lib.protocols.Polish(steps=2),
+             "progress": False})
 
 _LP = "lib.protocols."
 example(_LP + "Resample", allow={"every": ["huge"],  # a check every 10^12 steps: never
                                   "duplicates": ["none"], "split": ["none"]})(  # None: that check is off
     lambda: {"every": 5, "until": 0.6, "probe": 64, "duplicates": 0.9, "rare": 0.25, "split": 1.5})
+example(_LP + "Polish", allow={"steps": ["huge"]})(  # a long phase: only described, nothing run
+    lambda: {"steps": 3, "bias_factor": 1.6, "learning_rate": 5e-4})
 example(_LP + "Resample.due", allow={"t": ["zero", "huge"], "steps": ["huge"]})(
     lambda: {"self": lib.protocols.Resample(), "t": 49, "steps": 100})
 example(_LP + "activity", allow=_W_FREE)(lambda: _WY(eps=0.5))
@@ -696,6 +700,8 @@ example(_ER + "ablation_task", allow={"seed": ["zero", "huge"]})(  # any seed
 example(_ER + "ablation_tasks", allow={"batch_size": ["huge"], "eval_size": ["huge"]})(  # only listed, nothing run
     lambda: {"tiers": [_TIER_SPEC], "seeds": 2, "steps": 2, "batch_size": 4, "eval_size": 8,
              "protocols_": ("none", "TopK")})
+example(_ER + "near_misses", allow={"W": ["wrong_shape"]})(  # more units than atoms: a wider layer
+    lambda: {"A": instance()["A"], "W": instance()["W"], "data": _tiny_batch(), "eps": 0.1, "factor": 1.6})
 example(_ER + "ablation_table")(lambda: {"rows": [
     {"tier": "8×16", "protocol": "none", "seed": 0, "frac99": 0.5, "mcc": 0.9, "dead": 1, "cpu_seconds": 0.1}]})
 example(_ER + "min_samples_task", allow={"seed": ["zero", "huge"],  # any seed
@@ -703,6 +709,8 @@ example(_ER + "min_samples_task", allow={"seed": ["zero", "huge"],  # any seed
                                          "batch_size": ["huge"]})(  # the whole training set per step
     lambda: {"seed": 0, "h": 16, "ratio": 0.5, "k": 2, "eps": 0.5, "method": "tied ReLU AE", "delta": 0.1, "steps": 2,
              "batch_size": 8, "start_factor": 1.0, "max_factor": 2.0})
+example(_ER + "sample_memory", allow={"h": ["huge"], "k": ["huge"], "max_factor": ["huge"]})(  # an estimate, nothing allocated
+    lambda: {"h": 16, "ratio": 0.5, "k": 2, "max_factor": 4.0})
 example(_ER + "min_samples_tasks", allow={"h_values": ["huge_entry"]})(  # only listed, nothing run
     lambda: {"h_values": [16, 32], "seeds": 2, "methods": ("tied ReLU AE",)})
 example(_ER + "fit_exponent", allow={"N": ["nonfinite_entry"]})(  # nan: N* not found

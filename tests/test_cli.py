@@ -83,10 +83,27 @@ def test_training_writes_one_row_per_run_with_provenance(tmp_path):
     assert "compare 128×256, k=3" in result.stderr  # one progress bar per tier
 
 
+def test_sample_complexity_writes_one_row_per_method_h_and_seed(tmp_path):
+    out = tmp_path / "sc.csv"
+    result = run("sample-complexity", "--h", "16", "24", "--seeds", "2", "--seed", "3", "--methods", "ae", "topk", "ae",
+                 "--max-factor", "2", "--out", str(out), env={"BOOK_SCALE": "smoke"})
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(out, comment="#")
+    assert list(frame.columns) == ["method", "h", "seed", "N_star", "cpu_seconds"]
+    assert len(frame) == 2 * 2 * 2  # methods (the repeated one once) x h x seeds
+    assert set(frame["method"]) == {"tied ReLU AE", "TopK + revival"} and set(frame["seed"]) == {3, 4}
+    found = frame["N_star"].dropna()
+    assert ((found >= 0.5 * frame.loc[found.index, "h"]) & (found <= 2 * frame.loc[found.index, "h"])).all()
+    header = provenance(out)
+    assert header["command"] == "sample-complexity" and header["scale"] == "smoke" and header["h"] == "16 24"
+    assert header["max_factor"] == "2.0" and header["seed"] == "3" and header["methods"] == "tied ReLU AE; TopK + revival"
+
+
 def test_help():
     result = run("--help")
-    assert result.returncode == 0 and all(name in result.stdout for name in ("table1", "landscape", "training"))
-    for command in ("table1", "training"):
+    assert result.returncode == 0 and all(name in result.stdout for name in ("table1", "landscape", "training",
+                                                                             "sample-complexity"))
+    for command in ("table1", "training", "sample-complexity"):
         result = run(command, "--help")
         assert all(flag in result.stdout for flag in ("--workers", "--scheduler", "--checkpoint", "BOOK_SCALE"))
 
@@ -125,6 +142,13 @@ def test_help():
     (("training", "--out", "x.txt"), ".csv or .parquet"),
     (("training", "--workers", "0", "--out", "x.csv"), "--workers: must be >= 1"),
     (("training", "--delta", "0.1", "--out", "x.csv"), "unrecognized arguments"),
+    (("sample-complexity", "--h", "2", "--out", "x.csv"), "--h: must be >= 4"),
+    (("sample-complexity", "--h", "--out", "x.csv"), "--h: expected at least one argument"),
+    (("sample-complexity", "--methods", "ksvd", "--out", "x.csv"), "--methods: invalid choice"),
+    (("sample-complexity", "--seeds", "0", "--out", "x.csv"), "--seeds: must be >= 1"),
+    (("sample-complexity", "--max-factor", "0.5", "--out", "x.csv"), "--max-factor: must be >= 1"),
+    (("sample-complexity", "--max-factor", "nan", "--out", "x.csv"), "--max-factor: must be finite"),
+    (("sample-complexity", "--h", "100000000", "--max-factor", "1000", "--out", "x.csv"), "--h, --max-factor"),
 ])
 def test_bad_arguments_give_one_line(tmp_path, monkeypatch, capsys, args, words):
     monkeypatch.chdir(tmp_path)

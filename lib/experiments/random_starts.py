@@ -27,7 +27,7 @@ from lib import autoencoder, baselines, execution, protocols, training
 from lib.experiments.training import ARORA_TARGET, DECAY_FROM, LR, LR_END, TOPK_LR, Tier, _one_blas_thread, norm_fixed_point, starts
 from lib.recovery import recovery
 
-__all__ = ["PROTOCOLS", "METHODS", "near_misses", "ablation_task", "ablation_tasks", "ablation_table", "min_samples_task",
+__all__ = ["PROTOCOLS", "METHODS", "near_misses", "ablation_task", "ablation_tasks", "ablation_table", "sample_memory", "min_samples_task",
            "min_samples_tasks", "fit_exponent", "run_tasks"]
 
 WIDTH = 1.5  # hidden units per atom of the "wider layer" protocol
@@ -101,7 +101,8 @@ def near_misses(A: np.ndarray, W: np.ndarray, data: training.Batch, eps: float, 
         (their indices).
     """
     A = check.matrix(A, "A")
-    W = check.matrix(W, "W", shape=(None, A.shape[0]))
+    W = check.matrix(W, "W", shape=(None, A.shape[0]), match="A")
+    check.integer(W.shape[0], "W rows", minimum=A.shape[1])
     check.of_type(data, "data", training.Batch)
     if data.codes.shape[1] != A.shape[1] or data.signals.shape[1] != A.shape[0]:
         raise ValueError(f"data must hold samples of A {A.shape}: codes {data.codes.shape}, signals {data.signals.shape}")
@@ -269,6 +270,13 @@ def _fit_on(method: str, model: Any, W0: np.ndarray, data: training.Batch, eps: 
     return fit.recovery.fraction(0.99), fit.cpu_seconds
 
 
+def sample_memory(h: int, ratio: float, k: int, max_factor: float) -> float:
+    r"""Bytes of the sample pool of :func:`min_samples_task`: :math:`\mathrm{max\_factor}\cdot h` samples, each ``k`` codes and :math:`n = \mathrm{ratio}\cdot h` signal entries."""
+    h = check.integer(h, "h", minimum=1)
+    n = int(round(check.real(ratio, "ratio", minimum=0.0, maximum=1.0, strict_min=True) * h))
+    return 8.0 * check.real(max_factor, "max_factor", minimum=1.0) * h * (2 * check.integer(k, "k", minimum=1) + n)
+
+
 @_one_blas_thread
 def min_samples_task(seed: int, *, h: int, ratio: float, k: int, eps: float, method: str, delta: float, steps: int,
                      batch_size: int, start_factor: float, max_factor: float) -> dict[str, Any]:
@@ -295,7 +303,7 @@ def min_samples_task(seed: int, *, h: int, ratio: float, k: int, eps: float, met
     check.loop_count(steps, "steps")
     check.integer(batch_size, "batch_size", minimum=1)
     k = check.integer(k, "k", minimum=1, maximum=h // 2)
-    check.allocation("h, max_factor", 8.0 * check.real(max_factor, "max_factor", minimum=1.0) * h * (2 * k + n))  # the pool
+    check.allocation("h, max_factor", sample_memory(h, ratio, k, max_factor))
     rng = np.random.default_rng(check.integer(seed, "seed", minimum=0))
     model = Tier(n, h, check.integer(k, "k", minimum=1), check.real(eps, "eps")).model(rng)
     W0 = starts(model, [check.real(delta, "delta", minimum=0.0)], rng)[f"δ0={delta:g}"]
