@@ -116,6 +116,42 @@ def test_train_options_wider_layer_row_norm_and_resampling(model):
         training.train(model, dead[:40], 0.7, rng, **common)
 
 
+def test_polish_continues_the_run_at_the_raised_bias(model):
+    rng = np.random.default_rng(20)
+    W0 = model.A.T + 0.3 * rng.standard_normal((48, 24)) / np.sqrt(24)
+    common = dict(steps=30, batch_size=128, lr=5e-3, progress=False, evaluate_every=10)
+    main = training.train(model, W0, 0.4, np.random.default_rng(21), **common)
+    rule = protocols.Polish(steps=20, bias_factor=2.0, learning_rate=1e-3)
+    polished = training.train(model, W0, 0.4, np.random.default_rng(21), polish=rule, **common)
+    np.testing.assert_array_equal(polished.W_main, main.W)  # the same main run, then the phase
+    assert main.W_main is None and not np.array_equal(polished.W, main.W)
+    np.testing.assert_array_equal(polished.history.steps, [0, 10, 20, 30, 35, 40, 45, 50])
+    np.testing.assert_allclose(polished.history.eps, [0.4] * 4 + [0.8] * 4)  # the bias of each checkpoint
+    assert polished.cpu_seconds >= main.cpu_seconds
+    assert polished.recovery.mcc == pytest.approx(polished.history.mcc[-1])
+    with pytest.raises(TypeError, match="polish"):
+        training.train(model, W0, 0.4, rng, polish=1.6, **common)
+    for bad in ({"steps": 0}, {"bias_factor": 0.0}, {"learning_rate": -1.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            protocols.Polish(**bad)
+
+
+def test_near_misses_finds_units_off_their_atom_and_their_false_fires(model):
+    W = model.A.T.copy()
+    W[0] = 0.97 * model.A[:, 0] + np.sqrt(1 - 0.97**2) * model.A[:, 1]  # a near miss leaning on atom 1
+    W[2] = model.A[:, 3] + model.A[:, 4]  # a blend: atom 2 is missed, and not nearly
+    data = training.draw_batch(model, 4000, np.random.default_rng(22))
+    found = rs.near_misses(model.A, W, data, 0.3, 3.0)
+    assert found["misses"] >= 2 and 0 in found["near_atoms"] and 2 not in found["near_atoms"]
+    assert rs.NEAR_MISS <= found["lowest"] <= 0.99
+    assert 0 < found["false_raised"] < found["false_eps"] < 1  # unit 0 also fires on atom 1's samples, less at a higher bias
+    clean = rs.near_misses(model.A, model.A.T, data, 0.3, 3.0)
+    assert clean["misses"] == clean["near"] == 0 and np.isnan(clean["lowest"]) and np.isnan(clean["false_eps"])
+    with pytest.raises(ValueError, match="data"):
+        rs.near_misses(model.A, W, training.draw_batch(SparseCodingModel.gaussian(12, 24, 0.2, np.random.default_rng(0)),
+                                                       10, np.random.default_rng(0)), 0.3, 3.0)
+
+
 def test_train_on_a_given_set_uses_only_it(model):
     data = training.draw_batch(model, 64, np.random.default_rng(6))
     common = dict(steps=5, batch_size=64, progress=False, evaluate_every=5, eval_set=data)
@@ -145,7 +181,9 @@ def test_ablation_task_is_deterministic_and_validated():
     params = dict(tier=TIER, steps=20, batch_size=64, eval_size=128)
     for protocol in rs.PROTOCOLS:
         row = rs.ablation_task(0, protocol=protocol, **params)
-        assert set(row) == {"tier", "protocol", "seed", "frac99", "mcc", "dead", "cpu_seconds", "cosines"}
+        polished = {"frac99_before", "misses_before", "near_before", "lowest_before", "false_eps_before",
+                    "false_raised_before", "near_atoms_before", "near_after"} if protocol.endswith("polish") else set()
+        assert set(row) == {"tier", "protocol", "seed", "frac99", "mcc", "dead", "cpu_seconds", "cosines"} | polished
         assert 0 <= row["frac99"] <= 1
     first, again = (rs.ablation_task(1, protocol="resample + split", **params) for _ in range(2))
     assert first["mcc"] == again["mcc"]
