@@ -294,7 +294,7 @@ class History:
 class TrainingResult:
     """The trained encoder ``W`` ``(h, n)``, its final :class:`~lib.recovery.Recovery`, the :class:`History`, and the wall (``seconds``) and CPU (``cpu_seconds``) time spent on updates (checkpoints excluded).
 
-    ``W_main`` is the encoder at the end of the main run when a polish phase followed
+    ``main`` is the result of the main run alone when a polish phase followed
     (:class:`lib.protocols.Polish`), else ``None``.
     """
 
@@ -303,7 +303,7 @@ class TrainingResult:
     history: History
     seconds: float
     cpu_seconds: float
-    W_main: np.ndarray | None = None
+    main: "TrainingResult | None" = None
 
 
 def _checkpoint(A: np.ndarray, W: np.ndarray, eps: np.ndarray, Y: np.ndarray, X: np.ndarray) -> tuple:
@@ -574,4 +574,4 @@ def _polished(main: TrainingResult, model: _model.SparseCodingModel, eps: np.nda
                                     + (offset if name == "steps" else 0)])
               for name in History.__dataclass_fields__}
     return TrainingResult(W=tail.W, recovery=tail.recovery, history=History(**joined), seconds=main.seconds + tail.seconds,
-                          cpu_seconds=main.cpu_seconds + tail.cpu_seconds, W_main=main.W)
+                          cpu_seconds=main.cpu_seconds + tail.cpu_seconds, main=main)

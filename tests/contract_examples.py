@@ -702,6 +702,10 @@ example(_ER + "ablation_tasks", allow={"batch_size": ["huge"], "eval_size": ["hu
              "protocols_": ("none", "TopK")})
 example(_ER + "near_misses", allow={"W": ["wrong_shape"]})(  # more units than atoms: a wider layer
     lambda: {"A": instance()["A"], "W": instance()["W"], "data": _tiny_batch(), "eps": 0.1, "factor": 1.6})
+example(_ER + "with_unpolished")(lambda: {"rows": [
+    {"tier": "8×16", "protocol": "resample + split + polish", "seed": 0, "frac99": 0.5, "mcc": 0.9, "dead": 1,
+     "cpu_seconds": 0.1, "frac99_before": 0.4, "mcc_before": 0.8, "dead_before": 1, "cpu_seconds_before": 0.05,
+     "cosines_before": np.ones(16)}]})
 example(_ER + "ablation_table")(lambda: {"rows": [
     {"tier": "8×16", "protocol": "none", "seed": 0, "frac99": 0.5, "mcc": 0.9, "dead": 1, "cpu_seconds": 0.1}]})
 example(_ER + "min_samples_task", allow={"seed": ["zero", "huge"],  # any seed

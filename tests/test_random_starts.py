@@ -123,8 +123,9 @@ def test_polish_continues_the_run_at_the_raised_bias(model):
     main = training.train(model, W0, 0.4, np.random.default_rng(21), **common)
     rule = protocols.Polish(steps=20, bias_factor=2.0, learning_rate=1e-3)
     polished = training.train(model, W0, 0.4, np.random.default_rng(21), polish=rule, **common)
-    np.testing.assert_array_equal(polished.W_main, main.W)  # the same main run, then the phase
-    assert main.W_main is None and not np.array_equal(polished.W, main.W)
+    np.testing.assert_array_equal(polished.main.W, main.W)  # the same main run, then the phase
+    assert polished.main.cpu_seconds <= polished.cpu_seconds
+    assert main.main is None and not np.array_equal(polished.W, main.W)
     np.testing.assert_array_equal(polished.history.steps, [0, 10, 20, 30, 35, 40, 45, 50])
     np.testing.assert_allclose(polished.history.eps, [0.4] * 4 + [0.8] * 4)  # the bias of each checkpoint
     assert polished.cpu_seconds >= main.cpu_seconds
@@ -181,12 +182,20 @@ def test_ablation_task_is_deterministic_and_validated():
     params = dict(tier=TIER, steps=20, batch_size=64, eval_size=128)
     for protocol in rs.PROTOCOLS:
         row = rs.ablation_task(0, protocol=protocol, **params)
-        polished = {"frac99_before", "misses_before", "near_before", "lowest_before", "false_eps_before",
+        polished = {"frac99_before", "mcc_before", "dead_before", "cpu_seconds_before", "cosines_before", "misses_before", "near_before", "lowest_before", "false_eps_before",
                     "false_raised_before", "near_atoms_before", "near_after"} if protocol.endswith("polish") else set()
         assert set(row) == {"tier", "protocol", "seed", "frac99", "mcc", "dead", "cpu_seconds", "cosines"} | polished
         assert 0 <= row["frac99"] <= 1
     first, again = (rs.ablation_task(1, protocol="resample + split", **params) for _ in range(2))
     assert first["mcc"] == again["mcc"]
+    polished = rs.ablation_task(1, protocol="resample + split + polish", **params)
+    derived, same = rs.with_unpolished([polished])
+    assert same == polished and derived["protocol"] == "resample + split"
+    for key in ("frac99", "mcc", "dead"):  # the polish run's main run is the resample + split run
+        assert derived[key] == first[key]
+    np.testing.assert_array_equal(derived["cosines"], first["cosines"])
+    with pytest.raises(ValueError, match="rows"):
+        rs.with_unpolished([{"protocol": "resample + split + polish", "tier": "t", "seed": 0}])
     with pytest.raises(ValueError, match="protocol"):
         rs.ablation_task(0, protocol="magic", **params)
     tasks = rs.ablation_tasks([TIER], 2, steps=20, batch_size=64, eval_size=128, protocols_=["none", "TopK"])

@@ -27,7 +27,7 @@ from lib import autoencoder, baselines, execution, protocols, training
 from lib.experiments.training import ARORA_TARGET, DECAY_FROM, LR, LR_END, TOPK_LR, Tier, _one_blas_thread, norm_fixed_point, starts
 from lib.recovery import recovery
 
-__all__ = ["PROTOCOLS", "METHODS", "near_misses", "ablation_task", "ablation_tasks", "ablation_table", "sample_memory", "min_samples_task",
+__all__ = ["PROTOCOLS", "METHODS", "near_misses", "ablation_task", "with_unpolished", "ablation_tasks", "ablation_table", "sample_memory", "min_samples_task",
            "min_samples_tasks", "fit_exponent", "run_tasks"]
 
 WIDTH = 1.5  # hidden units per atom of the "wider layer" protocol
@@ -170,10 +170,11 @@ def ablation_task(seed: int, *, tier: Mapping[str, Any], protocol: str, steps: i
     -------
     dict
         ``tier, protocol, seed, frac99, mcc, dead, cpu_seconds`` and ``cosines``, the matched
-        :math:`|\cos|` of every atom.  With a polish phase also ``frac99_before`` (the fraction above
-        0.99 before the polish), :func:`near_misses` of the encoder before the polish on the held-out
-        set (its keys with the suffix ``_before``) and ``near_after``, the matched :math:`|\cos|`
-        after the polish of the atoms that were near misses.
+        :math:`|\cos|` of every atom.  With a polish phase also ``frac99_before``, ``mcc_before``,
+        ``dead_before``, ``cpu_seconds_before`` and ``cosines_before`` (the same of the main run, before
+        the polish), :func:`near_misses` of the encoder before the polish on the held-out set (its keys
+        with the suffix ``_before``) and ``near_after``, the matched :math:`|\cos|` after the polish of
+        the atoms that were near misses.
     """
     check.choice(protocol, "protocol", PROTOCOLS)
     spec = _tier(tier)
@@ -197,15 +198,41 @@ def ablation_task(seed: int, *, tier: Mapping[str, Any], protocol: str, steps: i
         W = result.W
         if W.shape[0] > model.h:
             W = protocols.prune(W, training.draw_batch(model, 4096, data_rng).Y, spec.eps, model.h)
-        match, cpu = recovery(model.A, W), result.cpu_seconds
-        dead = int(np.sum(~np.any(autoencoder.encode(W, eval_set.Y, spec.eps) > 0, axis=1)))
-        if result.W_main is not None:
-            before = near_misses(model.A, result.W_main, eval_set, spec.eps, POLISH_BIAS)
-            extra = {"frac99_before": recovery(model.A, result.W_main).fraction(0.99),
-                     **{f"{key}_before": value for key, value in before.items()},
-                     "near_after": match.cosines[before["near_atoms"]]}
+        match, cpu, dead = recovery(model.A, W), result.cpu_seconds, _dead(W, eval_set, spec.eps)
+        if result.main is not None:
+            first = result.main
+            near = near_misses(model.A, first.W, eval_set, spec.eps, POLISH_BIAS)
+            extra = {"frac99_before": first.recovery.fraction(0.99), "mcc_before": first.recovery.mcc,
+                     "dead_before": _dead(first.W, eval_set, spec.eps), "cpu_seconds_before": first.cpu_seconds,
+                     "cosines_before": first.recovery.cosines, **{f"{key}_before": value for key, value in near.items()},
+                     "near_after": match.cosines[near["near_atoms"]]}
     return {"tier": spec.name, "protocol": protocol, "seed": seed, "frac99": match.fraction(0.99), "mcc": match.mcc,
             "dead": dead, "cpu_seconds": cpu, "cosines": match.cosines, **extra}
+
+
+def _dead(W: np.ndarray, data: training.Batch, eps: float) -> int:
+    """Units of ``W`` that fire on no sample of ``data``."""
+    return int(np.sum(~np.any(autoencoder.encode(W, data.Y, eps) > 0, axis=1)))
+
+
+def with_unpolished(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with, before every row of "resample + split + polish", the row of "resample + split" that its main run is.
+
+    The main run of the polish protocol is a run of "resample + split" on the same instance, start,
+    held-out set and batches (the polish only follows it), so its numbers (the ``_before`` keys of
+    :func:`ablation_task`) are that protocol's row, and the ablation need not train it twice.
+    """
+    out = []
+    for row in _mappings(rows, "rows"):
+        if row.get("protocol") == "resample + split + polish":
+            missing = sorted({"frac99_before", "mcc_before", "dead_before", "cpu_seconds_before", "cosines_before"} - set(row))
+            if missing:
+                raise ValueError(f"rows: a polish row of ablation_task lacks {missing}")
+            out.append({"tier": row["tier"], "protocol": "resample + split", "seed": row["seed"],
+                        "frac99": row["frac99_before"], "mcc": row["mcc_before"], "dead": row["dead_before"],
+                        "cpu_seconds": row["cpu_seconds_before"], "cosines": row["cosines_before"]})
+        out.append(dict(row))
+    return out
 
 
 def ablation_tasks(tiers: Sequence[Mapping[str, Any]], seeds: int, *, steps: int, batch_size: int, eval_size: int,
