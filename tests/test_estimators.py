@@ -83,10 +83,11 @@ def test_with_bias_reuses_products_and_caches_candidates(rng):
     assert np.all(other.eps == 0.6)
     first = other._candidate_lists(2, 2.0)
     assert other._candidate_lists(2, 2.0) is first
-    pointer, units, theta = first
+    pointer, units, theta, values = first
     mask = other.M > 0.6 / (2 * 2.0)  # candidates of column j: M_ij > eps / (k xmax)
     for j in (0, 7, A.shape[1] - 1):
         assert set(units[pointer[j]:pointer[j + 1]]) == set(np.flatnonzero(mask[:, j]))
+        np.testing.assert_array_equal(values[pointer[j]:pointer[j + 1]], other.M[units[pointer[j]:pointer[j + 1]], j])
 
 
 def _quadrature_reference(W, A, eps, low, high):

@@ -142,7 +142,7 @@ def expected_gradient_k1(structure: GradientStructure, low: float, high: float, 
     budget = check.integer(budget, "budget", minimum=1)
     s = structure
     h = s.h
-    pointer, unit, _ = s._candidate_lists(1, high)  # units that can fire for some x <= high
+    pointer, unit = s._candidate_lists(1, high)[:2]  # units that can fire for some x <= high
     col = np.repeat(np.arange(h), np.diff(pointer))
     lo, hi = _activity_intervals(s.M[unit, col], s.eps[unit], low, high)
     live = hi > lo
@@ -177,4 +177,4 @@ def expected_gradient_k1(structure: GradientStructure, low: float, high: float, 
         CW = _times(C, s.W)
     loss = (0.5 * GC - float(C.diagonal().sum()) - float(s.eps @ r_mean)
             + 0.5 * _second_moment(low, high) * float(np.mean(np.sum(s.A**2, axis=0))))
-    return ExpectedK1(CW + _times(T, s.At), loss, active * scale / h)
+    return ExpectedK1(CW + s._times_At(T), loss, active * scale / h)

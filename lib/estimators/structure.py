@@ -78,7 +78,7 @@ class _Structure:
         """The same encoder and dictionary with another bias (the products are reused, not recomputed)."""
         return replace(self, eps=check.bias(eps, self.h)[:, 0])
 
-    def _candidate_lists(self, k: int, xmax: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _candidate_lists(self, k: int, xmax: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         r"""Per column :math:`j`, the units that can fire when :math:`j` is in a support of size ``k``.
 
         Unit :math:`i` is a candidate for :math:`j` when :math:`M_{ij} > \theta_i =
@@ -87,17 +87,18 @@ class _Structure:
 
         Returns
         -------
-        (numpy.ndarray, numpy.ndarray, numpy.ndarray)
-            ``(pointer (h+1,), units, theta (h,))``: the candidates of column ``j`` are
-            ``units[pointer[j]:pointer[j + 1]]``.  Cached per ``(k, xmax)``.
+        (numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray)
+            ``(pointer (h+1,), units, theta (h,), values)``: the candidates of column ``j`` are
+            ``units[pointer[j]:pointer[j + 1]]`` and ``values`` their entries :math:`M_{ij}`.
+            Cached per ``(k, xmax)``.
         """
         key = (int(k), float(xmax))
         if key not in self._candidates:
             theta = np.where(self.eps > 0, self.eps / (k * max(xmax, np.finfo(float).tiny)), -np.inf)
-            units, cols = self._candidate_pairs(theta)
+            units, cols, values = self._candidate_pairs(theta)
             order = np.argsort(cols, kind="stable")
             pointer = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=self.h))])
-            self._candidates[key] = (pointer, units[order], theta)
+            self._candidates[key] = (pointer, units[order], theta, values[order])
         return self._candidates[key]
 
 
@@ -156,9 +157,10 @@ class GradientStructure(_Structure):
         """Entries ``G[a, b]`` (pairs)."""
         return self.G[a, b]
 
-    def _candidate_pairs(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        r"""All pairs ``(unit, column)`` with :math:`M_{ij} > \theta_i`."""
-        return np.nonzero(self.M > theta[:, None])
+    def _candidate_pairs(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""All pairs ``(unit, column)`` with :math:`M_{ij} > \theta_i`, and those entries."""
+        units, cols = np.nonzero(self.M > theta[:, None])
+        return units, cols, self.M[units, cols]
 
     def _times_W(self, S: sparse.csr_matrix) -> np.ndarray:
         """``S @ W`` for a sparse ``S`` with ``h`` columns."""
@@ -245,18 +247,26 @@ def _segments(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, np.arange(owner.size) - starts[owner]
 
 
-def _pairs(s: _Structure, pointer: np.ndarray, units: np.ndarray, support: np.ndarray, values: np.ndarray,
-           theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Active (sample, unit) pairs of a chunk and their :math:`u > 0`, from the candidate lists."""
+def _pairs(s: _Structure, lists: tuple[np.ndarray, ...], support: np.ndarray,
+           values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Active (sample, unit) pairs of a chunk and their :math:`u > 0`, from the candidate lists (``_candidate_lists``).
+
+    The entry :math:`M_{ij}` of the column :math:`j` that lists a unit comes with the list; the
+    others of the support are computed.
+    """
+    pointer, units, theta, listed = lists
     k = support.shape[1]
     cols = support.ravel()
     entry, offset = _segments(pointer[cols + 1] - pointer[cols])
-    unit = units[pointer[cols[entry]] + offset]
+    where = pointer[cols[entry]] + offset
+    unit, own = units[where], listed[where]
     sample, position = np.divmod(entry, k)
     keep = np.ones(unit.size, dtype=bool)  # a unit listed by two columns of a support is kept once
     u = -s.eps[unit]
     for t in range(k):
-        m = s._m_entries(unit, support[sample, t])
+        m = own.copy()
+        other = position != t
+        m[other] = s._m_entries(unit[other], support[sample[other], t])
         u += m * values[sample, t]
         keep &= ~((position > t) & (m > theta[unit]))
     active = keep & (u > 0)
@@ -273,16 +283,16 @@ def _support_pairs(s: _Structure, support: np.ndarray, values: np.ndarray) -> tu
     return sample, unit, u
 
 
-def _chunk_sums(s: _Structure, pointer: np.ndarray, units: np.ndarray,
-                support: np.ndarray, values: np.ndarray, theta: np.ndarray, proxy: bool) -> Sums:
+def _chunk_sums(s: _Structure, lists: tuple[np.ndarray, ...], support: np.ndarray, values: np.ndarray,
+                proxy: bool) -> Sums:
     """The :class:`Sums` of one chunk of samples (vectorised over samples and pairs)."""
     c, k = support.shape
     h = s.h
     if proxy:
         sample, unit, r = _support_pairs(s, support, values)
-        true_sample, true_unit, _ = _pairs(s, pointer, units, support, values, theta)
+        true_sample, true_unit, _ = _pairs(s, lists, support, values)
     else:
-        sample, unit, r = true_sample, true_unit, _ = _pairs(s, pointer, units, support, values, theta)
+        sample, unit, r = true_sample, true_unit, _ = _pairs(s, lists, support, values)
     # pairs of active units within a sample: C and (G r)
     per_sample = np.bincount(sample, minlength=c)
     a, offset = _segments(per_sample[sample])
@@ -339,13 +349,13 @@ def accumulate(structure: _Structure, support: np.ndarray, values: np.ndarray,
     xmax = largest if xmax is None else check.real(xmax, "xmax", minimum=largest)
     if chunk is not None:
         chunk = check.integer(chunk, "chunk", minimum=1)
-    pointer, units, theta = structure._candidate_lists(k, xmax)
+    lists = structure._candidate_lists(k, xmax)
     if chunk is None:
-        per_sample = k * units.size / structure.h + 1.0
+        per_sample = k * lists[1].size / structure.h + 1.0
         chunk = int(np.clip(PAIR_BUDGET / per_sample**2, 16, 8192))
     total = None
     for start in range(0, N, chunk):
-        part = _chunk_sums(structure, pointer, units, support[start:start + chunk], values[start:start + chunk], theta, proxy)
+        part = _chunk_sums(structure, lists, support[start:start + chunk], values[start:start + chunk], proxy)
         total = part if total is None else total + part
     return total
 
