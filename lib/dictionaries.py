@@ -43,6 +43,8 @@ __all__ = [
     "gaussian",
 ]
 
+ROW_ENTRIES = 1 << 22  # entries of a block of rows generated at once (32 MB)
+
 # x^m + ... (bit i = coefficient of x^i), irreducible over GF(2), for the odd m of n = 2^(m+1) <= 2^14
 IRREDUCIBLE = {1: 0b11, 3: 0b1011, 5: 0b100101, 7: 0b10000011, 9: 0b1000010001, 11: 0b100000000101,
                13: 0b10000000011011}
@@ -225,12 +227,26 @@ class StructuredDictionary:
         return fwht(d1 * fwht(d2 * y)) / self.n
 
     def rmatvec(self, y: np.ndarray) -> np.ndarray:
-        r""":math:`A^{*\top}y` for ``y`` of shape ``(n,)`` or ``(n, c)``: shape ``(h,)`` or ``(h, c)``; :math:`O(h\log n)` per column."""
+        r""":math:`A^{*\top}y` for ``y`` of shape ``(n,)`` or ``(n, c)``: shape ``(h,)`` or ``(h, c)``; :math:`O(h\sqrt n)` per column.
+
+        The Hadamard-type bases are transformed together, :math:`(\sigma_b\odot y)H_n/\sqrt n` for all
+        :math:`b` in one :func:`fwht` call.
+        """
         y = _operand(y, "y", self.n)
-        rows = self._rotate(y.T, transpose=True)  # (..., n): one row per column of y
-        parts = [rows if s is None else fwht(rows * s) / np.sqrt(self.n) for s in self.signs]
-        frame = np.concatenate(parts, axis=-1)  # (..., h) in frame order
-        return (frame[..., self.order] * self.column_signs).T
+        rows = np.atleast_2d(self._rotate(y.T, transpose=True))  # (c, n): one row per column of y
+        frame = np.empty((rows.shape[0], len(self.signs), self.n))
+        hadamard = [b for b, s in enumerate(self.signs) if s is not None]
+        if hadamard:
+            frame[:, hadamard] = fwht(rows[:, None, :] * self._scaled_signs)
+        frame[:, [b for b, s in enumerate(self.signs) if s is None]] = rows[:, None, :]
+        out = np.take(frame.reshape(rows.shape[0], self.h), self.order, axis=1)
+        out *= self.column_signs
+        return out.T if y.ndim == 2 else out[0]
+
+    @cached_property
+    def _scaled_signs(self) -> np.ndarray:
+        r"""The sign patterns :math:`\sigma_b/\sqrt n` of the Hadamard-type bases, ``(bases, n)``."""
+        return np.array([s for s in self.signs if s is not None]).reshape(-1, self.n) / np.sqrt(self.n)
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
         r""":math:`A^*x` for ``x`` of shape ``(h,)`` or ``(h, c)``: shape ``(n,)`` or ``(n, c)``."""
@@ -273,8 +289,12 @@ class StructuredDictionary:
 
     @cached_property
     def At(self) -> np.ndarray:
-        r""":math:`A^{*\top}` ``(h, n)``, C-contiguous, by transforms (:math:`O(hn\log n)`), computed once."""
-        return np.ascontiguousarray(self.rmatvec(np.eye(self.n)))
+        r""":math:`A^{*\top}` ``(h, n)``, C-contiguous, by blocks of :meth:`rows`, computed once."""
+        out = np.empty((self.h, self.n))
+        step = max(1, ROW_ENTRIES // self.n)
+        for start in range(0, self.h, step):
+            out[start:start + step] = self.rows(np.arange(start, min(start + step, self.h)))
+        return out
 
     def _spectrum(self, a: int, b: int) -> np.ndarray:
         r""":math:`n\langle B_a[:, r], B_b[:, r']\rangle` as a function of ``r ^ r'`` (Walsh spectrum of :math:`\sigma_a\sigma_b`)."""

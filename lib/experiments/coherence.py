@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 FAMILIES = ("kerdock", "identity+hadamard", "gaussian")
+ROW_ENTRIES = 1 << 22  # entries of a block of W built at once (32 MB)
 
 
 def make_dictionary(family: str, h: int, rng: np.random.Generator):
@@ -63,13 +64,37 @@ def make_dictionary(family: str, h: int, rng: np.random.Generator):
 
 
 def points_on(dictionary, delta: float, points: int, rng: np.random.Generator) -> list[estimators.DictionaryStructure]:
-    r"""``points`` random encoders :math:`W^\top = A^* + \delta\Delta` (:math:`\Delta` Gaussian with unit columns) as structures with bias 0."""
+    r"""``points`` random encoders :math:`W^\top = A^* + \delta\Delta` (:math:`\Delta` Gaussian with unit columns) as structures with bias 0.
+
+    :math:`\Delta` is :func:`lib.model.random_dictionary`'s draw (the same random stream), built in
+    place (:func:`_encoder`), so only :math:`W` is held at a time.
+    """
     check.of_type(dictionary, "dictionary", (dictionaries.StructuredDictionary, dictionaries.DenseDictionary))
     delta = check.real(delta, "delta", minimum=0.0)
     points = check.loop_count(points, "points")
     rng = check.generator(rng)
-    return [estimators.DictionaryStructure.of(dictionary.At + delta * model.random_dictionary(dictionary.n, dictionary.h, rng).T,
-                                              dictionary, 0.0) for _ in range(points)]
+    check.allocation("points", 8.0 * dictionary.h * dictionary.n * points)
+    return [estimators.DictionaryStructure.of(_encoder(dictionary, delta, rng), dictionary, 0.0) for _ in range(points)]
+
+
+def _encoder(dictionary, delta: float, rng: np.random.Generator) -> np.ndarray:
+    r""":math:`W = A^{*\top} + \delta\Delta^\top` ``(h, n)`` with no other :math:`h\times n` array.
+
+    The Gaussian :math:`G` ``(n, h)`` of :func:`lib.model.random_dictionary` is drawn block of
+    rows by block of rows (the same stream as one draw) into :math:`W^\top`; its column norms are
+    the row norms of :math:`W`, which is then scaled and gets :math:`A^{*\top}` added by blocks of
+    rows (:meth:`~lib.dictionaries.StructuredDictionary.rows`).
+    """
+    n, h = dictionary.n, dictionary.h
+    W = np.empty((h, n))
+    step = max(1, ROW_ENTRIES // h)
+    for start in range(0, n, step):
+        W[:, start:start + step] = rng.standard_normal((min(step, n - start), h)).T
+    W *= (delta / np.sqrt(np.einsum("ij,ij->i", W, W)))[:, None]
+    step = max(1, ROW_ENTRIES // n)
+    for start in range(0, h, step):
+        W[start:start + step] += dictionary.rows(np.arange(start, min(start + step, h)))
+    return W
 
 
 def table_task(rng: np.random.Generator, *, h: int, p_values: Sequence[float], settings: dict, points: int, batches: int,
