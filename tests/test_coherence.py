@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import execution
+from lib import execution, model
 from lib.experiments import coherence as co
 from lib.experiments import simulations as sim
 from lib.theory import criticality as theory
@@ -88,3 +88,13 @@ def test_validation(rng):
         co.theorem31_onset(0.05, 0.0, SETTINGS)
     with pytest.raises(ValueError, match="prefactor"):
         co.row_for_widget("kerdock", 0.1, -1.0, 1.0, [256], rng)
+
+
+def test_points_are_built_in_place_from_the_same_stream():
+    """W = A*^T + delta Delta^T built block by block equals the one-draw construction to rounding."""
+    d = co.make_dictionary("kerdock", 256, np.random.default_rng(1))
+    built = co.points_on(d, 0.3, 2, np.random.default_rng(5))
+    rng = np.random.default_rng(5)
+    for structure in built:
+        reference = d.At + 0.3 * model.random_dictionary(d.n, d.h, rng).T
+        assert np.max(np.abs(structure.W - reference)) < 1e-15

@@ -20,6 +20,37 @@ def test_fwht_is_the_hadamard_product(rng):
         D.fwht(np.ones(6))
 
 
+def _butterfly(x: np.ndarray) -> np.ndarray:
+    """The textbook FWHT (log2 n butterfly passes), the reference of the BLAS one."""
+    y = np.array(x, dtype=float)
+    half = 1
+    while half < y.shape[-1]:
+        view = y.reshape(y.shape[:-1] + (y.shape[-1] // (2 * half), 2, half))
+        first = view[..., 0, :].copy()
+        view[..., 0, :] += view[..., 1, :]
+        view[..., 1, :] = first - view[..., 1, :]
+        half *= 2
+    return y
+
+
+@pytest.mark.parametrize("n", [1, 2, 8, 128, 2048])
+def test_fwht_by_blas_agrees_with_the_butterfly(n, rng):
+    x = rng.standard_normal((2, 3, n))
+    assert np.max(np.abs(D.fwht(x) - _butterfly(x))) <= 1e-12 * np.max(np.abs(_butterfly(x)))
+    z = rng.integers(-9, 10, (4, n)).astype(float)
+    np.testing.assert_array_equal(D.fwht(z), _butterfly(z))  # exact on integers
+
+
+@pytest.mark.parametrize("rotate", [False, True])
+def test_rows_are_the_atoms(rotate, rng):
+    d = D.kerdock(64, 4).randomized(rng, rotate=rotate)
+    index = rng.choice(d.h, 40, replace=False)
+    np.testing.assert_allclose(d.rows(index), d.dense()[:, index].T, atol=1e-14)
+    np.testing.assert_allclose(d.At, d.dense().T, atol=1e-14)
+    g = D.gaussian(16, 40, rng)
+    np.testing.assert_array_equal(g.rows(index[index < 40]), g.A[:, index[index < 40]].T)
+
+
 @pytest.mark.parametrize("n", [4, 16, 64])
 def test_every_kerdock_basis_gives_exact_gram_entries(n):
     d = D.kerdock(n, D.max_bases(n))

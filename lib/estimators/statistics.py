@@ -19,7 +19,7 @@ import numpy as np
 from lib import _validate as check
 from lib.estimators.structure import GradientStructure, Sums, _checked_structure, _codes, accumulate, signal_energy
 
-ROW_BLOCK_ENTRIES = 1 << 23  # entries of the (rows, n) gradient blocks held at once, over all points
+ROW_BLOCK_ENTRIES = 1 << 24  # entries of the (rows, n) gradient blocks held at once, over all points (128 MB)
 
 __all__ = [
     "BatchedGradient",
@@ -212,24 +212,26 @@ def row_norm_statistics(points: Sequence[BatchedGradient]) -> CellStatistics:
     totals_sq, pooled_sq = np.empty((P, h)), np.empty(h)
     cross, dev_sq = np.empty((P, B, h)), np.empty((P, B, h))
     pooled_cross, pooled_dev_sq = np.empty((B, h)), np.empty((B, h))
-    step = max(1, ROW_BLOCK_ENTRIES // (n * (P + 2)))
+    step = max(1, ROW_BLOCK_ENTRIES // (n * (2 * P + 2)))  # totals, deviations and the pooled two
     for start in range(0, h, step):  # row blocks: no (h, n) gradient is held whole
         rows = slice(start, start + step)
         totals = [p.total.gradient(p.structure, rows) for p in points]
-        pooled_total = np.mean(totals, axis=0)
         totals_sq[:, rows] = [_rowsum(g, g) for g in totals]
-        pooled_sq[rows] = _rowsum(pooled_total, pooled_total)
+        pooled_total = np.mean(totals, axis=0) if P > 1 else None  # one point: the pooled sums are its own (below)
+        if P > 1:
+            pooled_sq[rows] = _rowsum(pooled_total, pooled_total)
         for b in range(B):
-            pooled_dev = np.zeros_like(pooled_total)
-            for index, (point, total) in enumerate(zip(points, totals)):
-                dev = point.batches[b].gradient(point.structure, rows)
+            devs = [point.batches[b].gradient(point.structure, rows) for point in points]
+            for index, (dev, total) in enumerate(zip(devs, totals)):
                 dev -= total
                 dev_sq[index, b, rows] = _rowsum(dev, dev)
                 cross[index, b, rows] = _rowsum(total, dev)
-                pooled_dev += dev
-            pooled_dev /= P
-            pooled_dev_sq[b, rows] = _rowsum(pooled_dev, pooled_dev)
-            pooled_cross[b, rows] = _rowsum(pooled_total, pooled_dev)
+            if P > 1:
+                pooled_dev = np.mean(devs, axis=0)
+                pooled_dev_sq[b, rows] = _rowsum(pooled_dev, pooled_dev)
+                pooled_cross[b, rows] = _rowsum(pooled_total, pooled_dev)
+    if P == 1:
+        pooled_sq, pooled_cross, pooled_dev_sq = totals_sq[0], cross[0], dev_sq[0]
     point_out = np.array([[_leave_out(totals_sq[i], cross[i, b], dev_sq[i, b], B) for b in range(B)] for i in range(P)])
     pooled_out = np.array([_leave_out(pooled_sq, pooled_cross[b], pooled_dev_sq[b], B) for b in range(B)])
     point_var, pooled_var = dev_sq.sum(axis=1), pooled_dev_sq.sum(axis=0)
