@@ -840,6 +840,7 @@ def _(): return {"n": 4, "h": 8, "rng": rng()}
 def _(): return {"A": instance()["A"]}
 for _cls, _self in (("StructuredDictionary", _kerdock), ("DenseDictionary", _dense)):
     example(f"{_D}{_cls}.columns", allow={"index": _INDEX_ALLOW})(lambda s=_self: {"self": s(), "index": np.array([0, 1])})
+    example(f"{_D}{_cls}.rows", allow={"index": _INDEX_ALLOW})(lambda s=_self: {"self": s(), "index": np.array([0, 1])})
     example(f"{_D}{_cls}.gram", allow={"i": _INDEX_ALLOW + ["extra_axis"], "j": _INDEX_ALLOW + ["extra_axis"]})(
         lambda s=_self: {"self": s(), "i": np.array([0, 1, 2]), "j": np.array([1, 2, 3])})
     example(f"{_D}{_cls}.matvec")(lambda s=_self: {"self": s(), "x": np.ones(s().h)})
@@ -1022,6 +1023,8 @@ _CHUNK = {"chunk": ["huge"]}  # a cap on the samples per chunk: a huge one means
 def _(): return {"self": lib.estimators.GradientStructure, "W": instance()["W"], "A": instance()["A"], "eps": 0.5}
 @_estimators_example("DictionaryStructure.of")
 def _(): return {"self": lib.estimators.DictionaryStructure, "W": _kerdock().At + 0.01, "dictionary": _kerdock(), "eps": 0.5}
+@_estimators_example("DictionaryStructure.scan", allow={"theta": ["zero", "negative", "huge"]})  # any threshold
+def _(): return {"self": lib.estimators.DictionaryStructure.of(_kerdock().At + 0.01, _kerdock(), 0.5), "theta": 0.1}
 @_estimators_example("Sums.gradient")
 def _(): return {"self": lib.estimators.accumulate(_structure(), *_sparse_codes()), "structure": _structure(), "rows": slice(None)}
 @_estimators_example("BatchedGradient.batch_gradient", allow={"b": ["zero"]})  # the first batch

@@ -128,9 +128,12 @@ class DictionaryStructure(_Structure):
         The scan is shared by every :meth:`with_bias` copy.
         """
         theta = check.real_array(theta, "theta", ndim=(0, 1))
-        theta = np.broadcast_to(theta, (self.h,)) if theta.ndim == 0 else theta
-        if theta.shape != (self.h,):
-            raise ValueError(f"theta must be a scalar or have shape ({self.h},), got {theta.shape}")
+        if theta.ndim and theta.shape != (self.h,):
+            raise ValueError(f"theta must be a scalar or have shape ({self.h},) to match W, got {theta.shape}")
+        self._scan_at(np.broadcast_to(theta, (self.h,)))
+
+    def _scan_at(self, theta: np.ndarray) -> None:
+        """:meth:`scan` without validation (``theta`` ``(h,)``, ``-inf`` allowed: every pair)."""
         floor = self._shared.get("scan", (np.full(self.h, np.inf),))[0]
         if np.any(theta < floor):
             theta = np.minimum(theta, floor)
@@ -150,7 +153,7 @@ class DictionaryStructure(_Structure):
 
     def _candidate_pairs(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r"""All pairs with :math:`M_{ij} > \theta_i` and their entries, filtered from the shared :meth:`scan`."""
-        self.scan(theta)
+        self._scan_at(theta)
         _, units, cols, values = self._shared["scan"]
         keep = values > theta[units]
         return units[keep], cols[keep], values[keep]

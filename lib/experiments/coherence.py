@@ -109,6 +109,9 @@ def table_task(rng: np.random.Generator, *, h: int, p_values: Sequence[float], s
     check.integer(draw, "draw", minimum=0)
     dictionary = make_dictionary(family, h, rng)
     structures = points_on(dictionary, settings.delta, points, rng)
+    floor = min(settings.bias(h, p, dictionary.coherence) / (settings.k(h, p) * settings.high) for p in p_values)
+    for structure in structures if floor > 0 else ():  # one scan of M per point at the lowest eps / (k x_max), filtered for every p
+        structure.scan(floor)
     rows = []
     for p in p_values:
         cell = sim.measure_cell(structures, p, dictionary.coherence, settings, rng, batches=batches,
