@@ -16,8 +16,10 @@ coherence grows like :math:`\sqrt{\log h}`); the frames here do (DICTIONARIES.md
 
 Every block of a structured frame is :math:`\operatorname{diag}(\pm1)\,H/\sqrt n`, so the products
 :math:`A^*x` (:meth:`~StructuredDictionary.matvec`) and :math:`A^{*\top}y`
-(:meth:`~StructuredDictionary.rmatvec`) cost :math:`O(h\log n)` by the fast Walsh–Hadamard
-transform :func:`fwht` instead of :math:`O(hn)`.  Gram entries are exact
+(:meth:`~StructuredDictionary.rmatvec`) go through the Walsh–Hadamard transform :func:`fwht`
+(two small BLAS products per vector, :math:`O(h\sqrt n)`) instead of a product with a dense
+:math:`n\times h` matrix, and rows of :math:`A^{*\top}` are generated on demand
+(:meth:`~StructuredDictionary.rows`).  Gram entries are exact
 (:meth:`~StructuredDictionary.gram`): a pair of blocks meets in the Walsh spectrum of the product
 of their sign patterns, integers divided by :math:`n`.
 """

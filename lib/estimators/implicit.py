@@ -8,12 +8,17 @@ transforms), and gives the sums what they need:
   :math:`M_{ij} = \langle W_i, A^*_j\rangle` and :math:`G_{il} = \langle W_i, W_l\rangle`
   (:math:`O(n)` each);
 * the candidate pairs :math:`M_{ij} > \theta_i`, from :math:`M` computed block of rows by block
-  of rows as :math:`(A^{*\top}W_I^\top)^\top` (:math:`O(|I|\,h\log n)`) and pruned at once, so
-  memory stays :math:`O(|I|\,h)` instead of :math:`h^2`;
-* :math:`SW` and :math:`SA^{*\top}` for the sparse sums.  :math:`A^{*\top}` ``(h, n)`` is
-  generated once by transforms (:math:`O(hn\log n)`); it is the size of :math:`W`, which is held
-  anyway, while the :math:`h\times h` matrices :math:`M` and :math:`G` it replaces are :math:`h/n`
-  times larger (4 times at :math:`h = 4n`: 2 GB each at :math:`h = 16384`).
+  of rows as :math:`(A^{*\top}W_I^\top)^\top` (:math:`O(|I|\,h\sqrt n)` by :func:`lib.dictionaries.fwht`)
+  and pruned at once, so memory stays :math:`O(|I|\,h)` instead of :math:`h^2`.  The scan keeps
+  the entries :math:`M_{ij}` of its pairs and is shared by every bias of the same :math:`W`
+  (:meth:`DictionaryStructure.scan`, :meth:`~DictionaryStructure.with_bias`): a higher threshold
+  filters it, so a Table-1 point scans :math:`M` once for all its :math:`p`;
+* :math:`SW` and :math:`SA^{*\top}` for the sparse sums.  :math:`A^{*\top}` ``(h, n)`` is held
+  (``dictionary.At``) up to :data:`HELD_BYTES`, the size of :math:`W` (held anyway) while the
+  :math:`h\times h` matrices :math:`M` and :math:`G` it replaces are :math:`h/n` times larger;
+  beyond it (:math:`h = 65536`, :math:`n = 16384`: 8 GiB) only the rows that a product needs are
+  generated, chunk by chunk (:meth:`lib.dictionaries.StructuredDictionary.rows`), so only
+  :math:`W` is held.
 
 With :func:`lib.estimators.statistics.row_norm_statistics` (row blocks) no :math:`h\times n`
 gradient is held whole either.  It agrees with :class:`~lib.estimators.structure.GradientStructure`
