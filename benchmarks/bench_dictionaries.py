@@ -15,6 +15,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_dictionaries.py compare --h 1024 4096 --samples 65536
     .venv/bin/python benchmarks/bench_dictionaries.py cell --h 16384 --p 0.01
+    .venv/bin/python benchmarks/bench_dictionaries.py cell --h 65536 --p 0.01   # about 9.3 GiB
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def cell(h: int, p: float, seed: int) -> str:
                               max_samples=2**19, exact=False)
     seconds = time.process_time() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
-    return (f"| {h} | {h // 4} | {p:g} | {result.k} | {result.N:,} | {result.corrected:.3e} "
+    return (f"| {h} | {h // 4} | {p:g} | {result.k} | {result.N:,} | {result.corrected:.4e} | {result.standard_error:.2e} "
             f"| {result.standard_error / result.corrected:.2%} | {seconds:.0f} | {peak:.2f} |")
 
 
@@ -90,8 +91,8 @@ def main() -> None:
         for h in args.h:
             print(compare(h, args.samples, args.seed), flush=True)
     else:
-        print("| h | n | p | k | N | value | s.e. / value | CPU s | peak RSS GiB |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| h | n | p | k | N | value | s.e. | s.e. / value | CPU s | peak RSS GiB |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for h in args.h:
             print(cell(h, args.p, args.seed), flush=True)
 
