@@ -19,7 +19,7 @@ import numpy as np
 from lib import _validate as check
 from lib.estimators.structure import GradientStructure, Sums, _checked_structure, _codes, accumulate, signal_energy
 
-ROW_BLOCK_ENTRIES = 1 << 22  # entries of the (rows, n) gradient blocks held at once, over all points (32 MB)
+ROW_BLOCK_ENTRIES = 1 << 24  # entries of the (rows, n) gradient blocks held at once, over all points (128 MB)
 
 __all__ = [
     "BatchedGradient",
