@@ -228,10 +228,10 @@ def test_two_workers_and_a_checkpoint_give_the_serial_numbers(tmp_path):
 def test_ctrl_c_on_two_workers_is_one_line(tmp_path):
     checkpoint = tmp_path / "ckpt"
     environ = {k: v for k, v in os.environ.items() if k not in ("BOOK_WORKERS", "DASK_SCHEDULER_ADDRESS")}
-    # 4000 tasks of about 0.15 s: minutes of work, so the run cannot finish before the interrupt
-    # (with 400 it sometimes did, on a loaded machine, and exited 0)
+    # 400 tasks of about 0.6 s (65,536 samples each): minutes of work, so the run cannot finish before
+    # the interrupt (with 16,384 samples it sometimes did, on a loaded machine, and exited 0)
     process = subprocess.Popen(
-        [sys.executable, "-m", "lib", "landscape", "--h", "1024", "--p", "0.1", "--steps", "4000", "--samples", "16384",
+        [sys.executable, "-m", "lib", "landscape", "--h", "1024", "--p", "0.1", "--steps", "400", "--samples", "65536",
          "--workers", "2", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "x.csv")],
         stderr=subprocess.PIPE, text=True, env=environ)
     deadline = time.monotonic() + 500
