@@ -228,12 +228,15 @@ def test_two_workers_and_a_checkpoint_give_the_serial_numbers(tmp_path):
 def test_ctrl_c_on_two_workers_is_one_line(tmp_path):
     checkpoint = tmp_path / "ckpt"
     environ = {k: v for k, v in os.environ.items() if k not in ("BOOK_WORKERS", "DASK_SCHEDULER_ADDRESS")}
-    # 400 tasks of about 0.6 s (65,536 samples each): minutes of work, so the run cannot finish before
-    # the interrupt (with 16,384 samples it sometimes did, on a loaded machine, and exited 0)
+    # 400 tasks of 65,536 samples: the run lasts far longer than the wait for its first finished task
     process = subprocess.Popen(
         [sys.executable, "-m", "lib", "landscape", "--h", "1024", "--p", "0.1", "--steps", "400", "--samples", "65536",
          "--workers", "2", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "x.csv")],
-        stderr=subprocess.PIPE, text=True, env=environ)
+        stderr=subprocess.PIPE, text=True, env=environ,
+        # a test runner started in the background of a non-interactive shell ignores SIGINT; the child would
+        # inherit that (Python then installs no KeyboardInterrupt handler, the run goes on and exits 0):
+        # give it the default disposition, as a reader's terminal does
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 500
     while not list(checkpoint.glob("*/*.pkl")) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)  # interrupt once tasks are finishing (the cluster is up), as a reader would
