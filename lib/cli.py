@@ -222,6 +222,7 @@ def _sample_complexity(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
         check.allocation("--h, --max-factor", rs.sample_memory(h, params["ratio"], params["k"], max_factor))
     tasks = rs.min_samples_tasks(h_values, seeds, methods, first_seed=args.seed, **params)
     frame = pd.DataFrame(rs.run_tasks(rs.min_samples_task, tasks, desc="sample complexity"))
+    frame["attempts"] = frame["attempts"].map(json.dumps)  # every N tried: [{"N", "fraction", "median_cos"}, ...]
     return frame, {"scale": args.scale, "h": " ".join(str(h) for h in h_values), "seeds": seeds,
                    "methods": "; ".join(methods), **params}
 

@@ -89,7 +89,10 @@ def test_sample_complexity_writes_one_row_per_method_h_and_seed(tmp_path):
                  "--max-factor", "2", "--out", str(out), env={"BOOK_SCALE": "smoke"})
     assert result.returncode == 0, result.stderr
     frame = pd.read_csv(out, comment="#")
-    assert list(frame.columns) == ["method", "h", "seed", "N_star", "cpu_seconds"]
+    assert list(frame.columns) == ["method", "h", "seed", "N_star", "cpu_seconds", "attempts"]
+    first = json.loads(frame["attempts"][0])  # every N tried, in order
+    assert [set(tried) for tried in first] == [{"N", "fraction", "median_cos"}] * len(first)
+    assert first[0]["N"] == 8 and all(0 <= tried["fraction"] <= 1 for tried in first)  # N starts at h/2
     assert len(frame) == 2 * 2 * 2  # methods (the repeated one once) x h x seeds
     assert set(frame["method"]) == {"tied ReLU AE", "TopK + revival"} and set(frame["seed"]) == {3, 4}
     found = frame["N_star"].dropna()

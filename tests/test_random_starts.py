@@ -213,6 +213,16 @@ def test_min_samples_task_finds_a_size_or_nan():
     assert np.isnan(row["N_star"]) or 4 * 96 <= row["N_star"] <= 64 * 96
     never = rs.min_samples_task(0, h=96, method="tied ReLU AE", **{**params, "steps": 1})
     assert np.isnan(never["N_star"])
+    assert [tried["N"] for tried in never["attempts"]] == [384, 768, 1536, 3072, 6144]  # 4h doubled up to the cap 64h
+    curve = rs.recovery_curve([row, never])
+    assert list(curve.columns) == ["method", "h", "seed", "N", "samples_per_atom", "fraction", "median_cos"]
+    assert len(curve) == len(row["attempts"]) + 5 and curve[["fraction", "median_cos"]].stack().between(0, 1).all()
+    assert curve["samples_per_atom"].iloc[-1] == 64 and curve["fraction"].iloc[-5:].max() < 0.99
+    if np.isfinite(row["N_star"]):  # the success is among the attempts, and no smaller N tried succeeded
+        by_N = {tried["N"]: tried["fraction"] for tried in row["attempts"]}
+        assert by_N[int(row["N_star"])] >= 0.99 and all(f < 0.99 for N, f in by_N.items() if N < row["N_star"])
+    with pytest.raises(ValueError, match="rows"):
+        rs.recovery_curve([{"method": "tied ReLU AE", "h": 96, "seed": 0}])
     with pytest.raises(ValueError, match="method"):
         rs.min_samples_task(0, h=96, method="magic", **params)
     assert len(rs.min_samples_tasks([64, 128], 3, ["tied ReLU AE", "sklearn MBDL"], **params)) == 12

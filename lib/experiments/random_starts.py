@@ -25,9 +25,9 @@ from scipy import stats
 from lib import _validate as check
 from lib import autoencoder, baselines, execution, protocols, training
 from lib.experiments.training import ARORA_TARGET, DECAY_FROM, LR, LR_END, TOPK_LR, Tier, _one_blas_thread, norm_fixed_point, starts
-from lib.recovery import recovery
+from lib.recovery import Recovery, recovery
 
-__all__ = ["PROTOCOLS", "METHODS", "near_misses", "ablation_task", "with_unpolished", "ablation_tasks", "ablation_table", "sample_memory", "min_samples_task",
+__all__ = ["PROTOCOLS", "METHODS", "near_misses", "ablation_task", "with_unpolished", "ablation_tasks", "ablation_table", "sample_memory", "min_samples_task", "recovery_curve",
            "min_samples_tasks", "fit_exponent", "run_tasks"]
 
 WIDTH = 1.5  # hidden units per atom of the "wider layer" protocol
@@ -275,14 +275,14 @@ def ablation_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- sample complexity
 def _fit_on(method: str, model: Any, W0: np.ndarray, data: training.Batch, eps: float, steps: int, batch_size: int,
-            seed: int) -> tuple[float, float]:
-    """Fraction of atoms above 0.99 and CPU seconds of ``method`` trained on the fixed set ``data``."""
+            seed: int) -> tuple[Recovery, float]:
+    """The recovery of the atoms and the CPU seconds of ``method`` trained on the fixed set ``data``."""
     rng = np.random.default_rng(seed)
     if method == "tied ReLU AE":
         out = training.train(model, W0, eps, rng, steps=steps, lr=LR, lr_end=LR_END, decay_from=DECAY_FROM,
                              batch_size=batch_size, train_set=data, evaluate_every=steps, progress=False,
                              eval_set=data.rows(np.arange(min(data.size, 256))))
-        return out.recovery.fraction(0.99), out.cpu_seconds
+        return out.recovery, out.cpu_seconds
     if method == "Arora et al. 2015":
         fit = baselines.arora_neural(model, W0, rng, steps=steps, batch_size=batch_size, data=data,
                                      lr=baselines.arora_step_size(model, ARORA_TARGET), evaluate_every=steps, progress=False)
@@ -294,7 +294,7 @@ def _fit_on(method: str, model: Any, W0: np.ndarray, data: training.Batch, eps: 
         fit = baselines.sklearn_dictionary(data.Y, model.A, W0, seed=seed, epochs=epochs)
     else:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return fit.recovery.fraction(0.99), fit.cpu_seconds
+    return fit.recovery, fit.cpu_seconds
 
 
 def sample_memory(h: int, ratio: float, k: int, max_factor: float) -> float:
@@ -321,7 +321,10 @@ def min_samples_task(seed: int, *, h: int, ratio: float, k: int, eps: float, met
     Returns
     -------
     dict
-        ``method, h, seed, N_star, cpu_seconds`` (CPU time of the run at :math:`N^*`).
+        ``method, h, seed, N_star, cpu_seconds`` (CPU time of the run at :math:`N^*`) and
+        ``attempts``: for every :math:`N` tried, in order, a dict ``N, fraction`` (of atoms with
+        :math:`|\cos| > 0.99`) ``, median_cos`` (the median matched :math:`|\cos|`);
+        :func:`recovery_curve` turns them into a table.
     """
     check.choice(method, "method", METHODS)
     h = check.integer(h, "h", minimum=4)
@@ -337,9 +340,12 @@ def min_samples_task(seed: int, *, h: int, ratio: float, k: int, eps: float, met
     limit = int(check.real(max_factor, "max_factor", minimum=1.0) * h)
     pool = training.draw_batch(model, limit, rng)
 
+    attempts: list[dict[str, float]] = []
+
     def attempt(N: int) -> tuple[bool, float]:
-        frac, cpu = _fit_on(method, model, W0, pool.rows(np.arange(N)), eps, steps, batch_size, seed)
-        return frac >= 0.99, cpu
+        found, cpu = _fit_on(method, model, W0, pool.rows(np.arange(N)), eps, steps, batch_size, seed)
+        attempts.append({"N": N, "fraction": found.fraction(0.99), "median_cos": float(np.median(found.cosines))})
+        return attempts[-1]["fraction"] >= 0.99, cpu
 
     N, last_fail = int(check.real(start_factor, "start_factor", minimum=0.0, strict_min=True) * h), None
     while N <= limit:
@@ -351,9 +357,36 @@ def min_samples_task(seed: int, *, h: int, ratio: float, k: int, eps: float, met
                     ok_mid, cpu_mid = attempt(mid)
                     if ok_mid:
                         N, cpu = mid, cpu_mid
-            return {"method": method, "h": h, "seed": seed, "N_star": float(N), "cpu_seconds": cpu}
+            return {"method": method, "h": h, "seed": seed, "N_star": float(N), "cpu_seconds": cpu, "attempts": attempts}
         last_fail, N = N, 2 * N
-    return {"method": method, "h": h, "seed": seed, "N_star": float("nan"), "cpu_seconds": float("nan")}
+    return {"method": method, "h": h, "seed": seed, "N_star": float("nan"), "cpu_seconds": float("nan"),
+            "attempts": attempts}
+
+
+def recovery_curve(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    r"""Recovery against the training-set size: one row per :math:`N` tried by :func:`min_samples_task`.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Results of :func:`min_samples_task` (``method, h, seed, attempts``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``method, h, seed, N, samples_per_atom`` (:math:`N/h`) ``, fraction`` (of atoms with
+        :math:`|\cos| > 0.99`) ``, median_cos``, in the order of ``rows`` and by increasing
+        :math:`N` within each.
+    """
+    rows = _mappings(rows, "rows")
+    for row in rows:
+        if missing := {"method", "h", "seed", "attempts"} - set(row):
+            raise ValueError(f"rows must hold min_samples_task results; one lacks {sorted(missing)}")
+    frame = pd.DataFrame([{"method": row["method"], "h": row["h"], "seed": row["seed"], **tried}
+                          for row in rows for tried in sorted(row["attempts"], key=lambda tried: tried["N"])],
+                         columns=["method", "h", "seed", "N", "fraction", "median_cos"])
+    frame.insert(4, "samples_per_atom", frame["N"] / frame["h"].astype(float))
+    return frame
 
 
 def min_samples_tasks(h_values: Sequence[int], seeds: int, methods: Sequence[str] = METHODS, *, first_seed: int = 0,
