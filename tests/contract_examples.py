@@ -715,6 +715,9 @@ example(_ER + "min_samples_task", allow={"seed": ["zero", "huge"],  # any seed
              "batch_size": 8, "start_factor": 1.0, "max_factor": 2.0})
 example(_ER + "recovery_curve")(lambda: {"rows": [
     {"method": "tied ReLU AE", "h": 16, "seed": 0, "N_star": 16.0, "cpu_seconds": 0.1, "attempts": [{"N": 8, "fraction": 0.5, "median_cos": 0.9}, {"N": 16, "fraction": 1.0, "median_cos": 1.0}]}]})
+example(_ER + "misses_at_cap")(lambda: {"rows": [
+    {"method": "tied ReLU AE", "h": 16, "seed": 0, "N_star": float("nan"), "cpu_seconds": float("nan"),
+     "attempts": [{"N": 8, "fraction": 0.5, "median_cos": 0.9}, {"N": 16, "fraction": 0.6, "median_cos": 0.95}]}]})
 example(_ER + "sample_memory", allow={"h": ["huge"], "k": ["huge"], "max_factor": ["huge"]})(  # an estimate, nothing allocated
     lambda: {"h": 16, "ratio": 0.5, "k": 2, "max_factor": 4.0})
 example(_ER + "min_samples_tasks", allow={"h_values": ["huge_entry"]})(  # only listed, nothing run

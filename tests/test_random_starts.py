@@ -211,7 +211,7 @@ def test_min_samples_task_finds_a_size_or_nan():
     row = rs.min_samples_task(0, h=96, method="tied ReLU AE", **params)
     assert row["method"] == "tied ReLU AE" and row["h"] == 96
     assert np.isnan(row["N_star"]) or 4 * 96 <= row["N_star"] <= 64 * 96
-    never = rs.min_samples_task(0, h=96, method="tied ReLU AE", **{**params, "steps": 1})
+    never = rs.min_samples_task(1, h=96, method="tied ReLU AE", **{**params, "steps": 1})
     assert np.isnan(never["N_star"])
     assert [tried["N"] for tried in never["attempts"]] == [384, 768, 1536, 3072, 6144]  # 4h doubled up to the cap 64h
     curve = rs.recovery_curve([row, never])
@@ -221,8 +221,15 @@ def test_min_samples_task_finds_a_size_or_nan():
     if np.isfinite(row["N_star"]):  # the success is among the attempts, and no smaller N tried succeeded
         by_N = {tried["N"]: tried["fraction"] for tried in row["attempts"]}
         assert by_N[int(row["N_star"])] >= 0.99 and all(f < 0.99 for N, f in by_N.items() if N < row["N_star"])
-    with pytest.raises(ValueError, match="rows"):
-        rs.recovery_curve([{"method": "tied ReLU AE", "h": 96, "seed": 0}])
+    misses = rs.misses_at_cap([row, never])
+    assert len(misses) == 1 + int(np.isnan(row["N_star"])) and misses["N"].iloc[-1] == 64 * 96
+    last_two = [tried["median_cos"] for tried in never["attempts"][-2:]]
+    assert misses["change"].iloc[-1] == pytest.approx(last_two[1] - last_two[0])
+    for func in (rs.recovery_curve, rs.misses_at_cap):
+        with pytest.raises(ValueError, match="rows"):
+            func([{"method": "tied ReLU AE", "h": 96, "seed": 0}])
+        with pytest.raises(ValueError, match="once"):
+            func([never, never])
     with pytest.raises(ValueError, match="method"):
         rs.min_samples_task(0, h=96, method="magic", **params)
     assert len(rs.min_samples_tasks([64, 128], 3, ["tied ReLU AE", "sklearn MBDL"], **params)) == 12

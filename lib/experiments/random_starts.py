@@ -27,7 +27,7 @@ from lib import autoencoder, baselines, execution, protocols, training
 from lib.experiments.training import ARORA_TARGET, DECAY_FROM, LR, LR_END, TOPK_LR, Tier, _one_blas_thread, norm_fixed_point, starts
 from lib.recovery import Recovery, recovery
 
-__all__ = ["PROTOCOLS", "METHODS", "near_misses", "ablation_task", "with_unpolished", "ablation_tasks", "ablation_table", "sample_memory", "min_samples_task", "recovery_curve",
+__all__ = ["PROTOCOLS", "METHODS", "near_misses", "ablation_task", "with_unpolished", "ablation_tasks", "ablation_table", "sample_memory", "min_samples_task", "recovery_curve", "misses_at_cap",
            "min_samples_tasks", "fit_exponent", "run_tasks"]
 
 WIDTH = 1.5  # hidden units per atom of the "wider layer" protocol
@@ -363,6 +363,18 @@ def min_samples_task(seed: int, *, h: int, ratio: float, k: int, eps: float, met
             "attempts": attempts}
 
 
+def _results(rows: object) -> list[Mapping[str, Any]]:
+    """``rows`` as a list of :func:`min_samples_task` results, one per run, or a ValueError naming ``rows``."""
+    rows = _mappings(rows, "rows")
+    for row in rows:
+        if missing := {"method", "h", "seed", "N_star", "attempts"} - set(row):
+            raise ValueError(f"rows must hold min_samples_task results; one lacks {sorted(missing)}")
+    runs = [(row["method"], row["h"], row["seed"]) for row in rows]
+    if len(set(runs)) < len(runs):
+        raise ValueError("rows must hold each (method, h, seed) run once")
+    return rows
+
+
 def recovery_curve(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     r"""Recovery against the training-set size: one row per :math:`N` tried by :func:`min_samples_task`.
 
@@ -378,15 +390,36 @@ def recovery_curve(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         :math:`|\cos| > 0.99`) ``, median_cos``, in the order of ``rows`` and by increasing
         :math:`N` within each.
     """
-    rows = _mappings(rows, "rows")
-    for row in rows:
-        if missing := {"method", "h", "seed", "attempts"} - set(row):
-            raise ValueError(f"rows must hold min_samples_task results; one lacks {sorted(missing)}")
+    rows = _results(rows)
     frame = pd.DataFrame([{"method": row["method"], "h": row["h"], "seed": row["seed"], **tried}
                           for row in rows for tried in sorted(row["attempts"], key=lambda tried: tried["N"])],
                          columns=["method", "h", "seed", "N", "fraction", "median_cos"])
     frame.insert(4, "samples_per_atom", frame["N"] / frame["h"].astype(float))
     return frame
+
+
+def misses_at_cap(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    r"""The runs of :func:`min_samples_task` that missed the target, at the cap: is more data still helping?
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Results of :func:`min_samples_task`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run with ``N_star`` nan: ``method, h, seed, N`` (the largest :math:`N` tried),
+        ``fraction, median_cos`` there, and ``change``: the median matched :math:`|\cos|` at that
+        :math:`N` minus its value at :math:`N/2` (nan when only one :math:`N` was tried).
+    """
+    curve = recovery_curve(rows)
+    missed = pd.DataFrame([(row["method"], row["h"], row["seed"]) for row in _results(rows) if not np.isfinite(row["N_star"])],
+                          columns=["method", "h", "seed"])
+    runs = curve.merge(missed).groupby(["method", "h", "seed"], sort=False)
+    last = runs.tail(1).reset_index(drop=True)
+    last["change"] = runs["median_cos"].diff().loc[runs.tail(1).index].to_numpy()
+    return last.drop(columns="samples_per_atom")
 
 
 def min_samples_tasks(h_values: Sequence[int], seeds: int, methods: Sequence[str] = METHODS, *, first_seed: int = 0,
