@@ -6,6 +6,7 @@ tests recompute every number of the quoted table from that file, so the page can
 """
 
 import itertools
+import json
 import re
 from pathlib import Path
 
@@ -80,3 +81,13 @@ def test_every_number_of_the_quoted_table_comes_from_the_record(record, quoted):
         assert row.iloc[3] == listed
         largest = part[part["h"] == max(h_values)]["cpu_seconds"].median()
         assert row.iloc[4] == f"{largest:.0f}"
+
+
+def test_the_plateau_the_page_quotes_comes_from_the_record(record):
+    frame, _ = record
+    rows = [{**row, "attempts": json.loads(row["attempts"])} for row in frame.to_dict("records")]
+    misses = rs.misses_at_cap(rows)
+    text = " ".join(section().split())
+    assert f"in those {len(misses)} runs" in text
+    assert f"by at most {misses['change'].abs().max():.4f} and left it at" in text
+    assert f"{misses['median_cos'].min():.3f} to {misses['median_cos'].max():.3f}" in text
