@@ -48,7 +48,8 @@ def encode(W: np.ndarray, Y: np.ndarray, eps: float | np.ndarray) -> np.ndarray:
 
 def reconstruct(W: np.ndarray, Y: np.ndarray, eps: float | np.ndarray) -> np.ndarray:
     r"""Reconstructions :math:`\hat y = W^\top \mathrm{ReLU}(W y - \epsilon)`, shape ``(n, N)``."""
-    return np.asarray(W, dtype=np.float64).T @ encode(W, Y, eps)
+    W = check.matrix(W, "W")  # validated before any cast: a complex W is refused, not silently made real
+    return W.T @ encode(W, Y, eps)
 
 
 def loss(W: np.ndarray, Y: np.ndarray, eps: float | np.ndarray) -> float:
