@@ -416,10 +416,10 @@ def misses_at_cap(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     curve = recovery_curve(rows)
     missed = pd.DataFrame([(row["method"], row["h"], row["seed"]) for row in _results(rows) if not np.isfinite(row["N_star"])],
                           columns=["method", "h", "seed"])
-    runs = curve.merge(missed).groupby(["method", "h", "seed"], sort=False)
-    last = runs.tail(1).reset_index(drop=True)
-    last["change"] = runs["median_cos"].diff().loc[runs.tail(1).index].to_numpy()
-    return last.drop(columns="samples_per_atom")
+    runs = curve.merge(missed)
+    keys = ["method", "h", "seed"]
+    runs["change"] = runs.groupby(keys, sort=False)["median_cos"].diff()
+    return runs.groupby(keys, sort=False).tail(1).drop(columns="samples_per_atom").reset_index(drop=True)
 
 
 def min_samples_tasks(h_values: Sequence[int], seeds: int, methods: Sequence[str] = METHODS, *, first_seed: int = 0,
