@@ -8,7 +8,7 @@ JB_FLAGS := -W -n --keep-going
 # The scale of `make book`: paper unless set (`BOOK_SCALE=large make book` builds the large book).
 BOOK_SCALE ?= paper
 
-.PHONY: book test unit notebooks build-smoke browser benchmark clean
+.PHONY: book test unit notebooks render build-smoke browser benchmark clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
@@ -19,38 +19,51 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 ## make book: build the HTML at paper scale (or $BOOK_SCALE) from a clean build, print where it is.
-## The chapters are executed first, two at a time (jupyter-cache's parallel executor, one process per
-## core), into the execution cache that the build then reads; the claims ledger (07), which reads what
-## the chapters recorded, is executed by the build itself, last.  A chapter that fails there is not
-## cached, so the build executes it again and fails on it.  Listed longest first, so that the two
-## processes finish together.
+## tools/execute_chapters.py executes the chapters first, two at a time (one process per core), longest
+## first, into the execution cache that the build then reads; the claims ledger (07), which reads what
+## the chapters recorded, runs after them.  Cells tagged skip-execution (the live sliders) are not run.
+## Each cell has the scale's time-out (lib.scale.cell_timeout): a stuck cell fails in minutes, naming
+## the chapter and the cell, and the build is then not started (no second attempt).
 CACHE := _build/.jupyter_cache
 CHAPTERS := 06_training 06c_random_starts 04b_fixed_coherence 05_mnist 04_simulations 06b_hessian \
 	03_criticality 02_support_recovery 01_model
+LEDGER := 07_claims
 book: $(STAMP)
 	rm -rf _build results
-	mkdir -p $(CACHE)
-	JUPYTERCACHE=$(CACHE) $(BIN)/jcache notebook add $(CHAPTERS:%=book/%.ipynb) >/dev/null
-	BOOK_SCALE=$(BOOK_SCALE) JUPYTERCACHE=$(CACHE) $(BIN)/jcache project execute --executor local-parallel --timeout 1800
+	BOOK_SCALE=$(BOOK_SCALE) $(BIN)/python -m tools.execute_chapters $(CHAPTERS:%=book/%.ipynb) --after book/$(LEDGER).ipynb \
+		--jobs 2 --cache $(CACHE) --times _build/cell-times.json
 	BOOK_SCALE=$(BOOK_SCALE) $(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-## make test: every check at smoke scale (unit tests, nbval, warning-free clean build, browser).
-test: $(STAMP) unit notebooks build-smoke browser
+## make test: every check at smoke scale, each chapter executed once, both cores busy:
+## unit tests (pytest-xdist, random order); every notebook under nbval, live cells included, whose
+## runs are kept (tools/nbval_outputs.py) and rendered by the warning-free build; the browser check.
+EXECUTED := _build/executed
+SMOKE_TIMEOUT = $$($(BIN)/python -c 'import lib.scale; print(lib.scale.cell_timeout("smoke"))')
+NBVAL := BOOK_SCALE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:randomly -p tools.nbval_outputs \
+	--nbval-save $(EXECUTED) -q
+test: $(STAMP) unit notebooks render browser
 
 unit: $(STAMP)
-	BOOK_SCALE=smoke $(BIN)/python -m pytest tests -m "not browser" -q
+	BOOK_SCALE=smoke $(BIN)/python -m pytest tests -m "not browser" -q -n 2
 
 notebooks: $(STAMP)
-	rm -rf results
-	BOOK_SCALE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:randomly book -q
+	rm -rf results _build
+	$(NBVAL) --nbval-cell-timeout=$(SMOKE_TIMEOUT) -n 2 --dist loadfile $(CHAPTERS:%=book/%.ipynb)
+	$(NBVAL) --nbval-cell-timeout=$(SMOKE_TIMEOUT) book/$(LEDGER).ipynb
 
-build-smoke: $(STAMP)
-	rm -rf _build results
+## render: the smoke build from the runs of `make notebooks` (it executes nothing; checked after it).
+render: $(STAMP)
+	$(BIN)/python -m tools.nbval_outputs cache $(EXECUTED) $(CACHE)
 	BOOK_SCALE=smoke $(BIN)/jupyter-book build . $(JB_FLAGS)
+	$(BIN)/python -m tools.nbval_outputs check $(EXECUTED) $(CACHE)
+
+## build-smoke: the smoke book on its own (executes the chapters like `make book`, at smoke sizes).
+build-smoke: $(STAMP)
+	$(MAKE) book BOOK_SCALE=smoke
 
 browser: $(STAMP)
-	BOOK_SCALE=smoke $(BIN)/python -m pytest tests -m browser -q
+	BOOK_SCALE=smoke $(BIN)/python -m pytest tests -m browser -q -n 2
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_gradient.py

@@ -11,6 +11,10 @@
   button rather than buttons that lead nowhere.
 * **The scale of the build** as the substitution ``{{ book_scale }}`` (``lib.scale.current()``), so
   the introduction can say which sizes the HTML shows.
+* **Execution that fails fast.**  The per-cell time-out of the scale (``lib.scale.cell_timeout``), and a
+  chapter that fails stops the build (``nb_execution_raise_on_error``) instead of rendering a page
+  without its outputs.  ``make book`` and ``make test`` execute the chapters before the build (into the
+  cache it reads), so the build itself executes nothing; this is the net under a build run by hand.
 * **The book's CSS and script** (``_static/``: scrollable wide tables with a hint where they overflow,
   numbers that do not wrap).
 """
@@ -44,6 +48,8 @@ def _configure(app, config) -> None:
     import lib.scale
 
     config.myst_substitutions = {**config.myst_substitutions, "book_scale": lib.scale.current().name}
+    config.nb_execution_timeout = lib.scale.cell_timeout()
+    config.nb_execution_raise_on_error = True
     config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 

@@ -126,6 +126,7 @@ def kerdock_signs(n: int, s: int) -> np.ndarray:
     :math:`Q_s(x, e) = \sum_{j=1}^{(m-1)/2}\mathrm{Tr}((sx)^{2^j+1}) + e\,\mathrm{Tr}(sx)`;
     ``s`` in ``[0, 2^m)`` (``s = 0``: all signs +1, the plain Hadamard basis).
     """
+    n = check.integer(n, "n", minimum=4)
     max_bases(n)  # validates n
     m = n.bit_length() - 2
     s = check.integer(s, "s", minimum=0, maximum=2**m - 1)
@@ -439,6 +440,7 @@ def kerdock(n: int, bases: int) -> StructuredDictionary:
     ``1 <= bases <= n/2 + 1``; with two or more bases the coherence is exactly :math:`1/\sqrt n`
     (:math:`\mu = 1`).  ``kerdock(n, 4)`` is the book's family :math:`h = 4n`.
     """
+    n = check.integer(n, "n", minimum=4)
     most = max_bases(n)
     bases = check.integer(bases, "bases", minimum=1, maximum=most)
     signs = (None,) + tuple(kerdock_signs(n, s) for s in range(bases - 1))

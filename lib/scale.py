@@ -25,7 +25,9 @@ __all__ = [
     "DEFAULT_SCALE",
     "ENV_VAR",
     "SIZES",
+    "CELL_TIMEOUT",
     "Scale",
+    "cell_timeout",
     "current",
     "sizes",
 ]
@@ -33,6 +35,15 @@ __all__ = [
 SCALES = ("smoke", "paper", "large")
 DEFAULT_SCALE = "paper"
 ENV_VAR = "BOOK_SCALE"
+
+# Seconds one notebook cell may run before the build (or nbval) fails on it, naming the chapter and the
+# cell: a few times the slowest cell measured at that scale (``tools/execute_chapters.py --times``),
+# so a stuck cell fails in minutes rather than after half an hour.
+CELL_TIMEOUT: dict[str, int] = {
+    "smoke": 240,
+    "paper": 900,
+    "large": 5400,
+}
 
 # One entry per chapter (the key is the chapter's experiment module); each maps a scale to the
 # keyword arguments of that chapter's experiments.
@@ -111,12 +122,20 @@ def current() -> Scale:
     return Scale(name)
 
 
+def cell_timeout(scale: Scale | str | None = None) -> int:
+    """The per-cell time-out in seconds at ``scale`` (a :class:`Scale`, its name, or ``None`` for :func:`current`)."""
+    return CELL_TIMEOUT[_scale(scale).name]
+
+
+def _scale(scale: Scale | str | None) -> Scale:
+    if scale is None:
+        return current()
+    if isinstance(scale, str):
+        return Scale(check.choice(scale, "scale", SCALES))
+    check.of_type(scale, "scale", Scale)
+    return scale
+
+
 def sizes(experiment: str, scale: Scale | str | None = None) -> Mapping[str, Any]:
     """Sizes of ``experiment`` at ``scale`` (a :class:`Scale`, its name, or ``None`` for :func:`current`)."""
-    if scale is None:
-        scale = current()
-    elif isinstance(scale, str):
-        scale = Scale(check.choice(scale, "scale", SCALES))
-    else:
-        check.of_type(scale, "scale", Scale)
-    return scale.sizes(experiment)
+    return _scale(scale).sizes(experiment)

@@ -9,6 +9,7 @@ value categories (see :data:`STRATEGIES`) that are in fact valid for it, with th
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -77,9 +78,11 @@ class Example:
     allow: Mapping[str, Sequence[str]] = field(default_factory=dict)
     names: Mapping[str, str] = field(default_factory=dict)  # parameter -> the name its message uses
     run: bool = True  # False: too slow to run here; the module's own tests run it
+    honours: Callable[[dict, object], bool] | None = None  # (kwargs, result) -> the result answers the request
 
     def kwargs(self) -> dict:
-        return dict(_cached(self.factory))
+        """The example's arguments; a generator is a fresh copy each time, so no call depends on an earlier one."""
+        return {k: copy.deepcopy(v) if isinstance(v, np.random.Generator) else v for k, v in _cached(self.factory).items()}
 
 
 @functools.cache
@@ -91,11 +94,11 @@ EXAMPLES: dict[str, Example] = {}
 
 
 def example(key: str, *, allow: Mapping[str, Sequence[str]] | None = None, names: Mapping[str, str] | None = None,
-            run: bool = True) -> Callable:
+            run: bool = True, honours: Callable[[dict, object], bool] | None = None) -> Callable:
     def register(factory: Callable[[], dict]) -> Callable[[], dict]:
         if key in EXAMPLES:
             raise KeyError(f"two examples for {key}")
-        EXAMPLES[key] = Example(factory, dict(allow or {}), dict(names or {}), run)
+        EXAMPLES[key] = Example(factory, dict(allow or {}), dict(names or {}), run, honours)
         return factory
     return register
 
@@ -214,7 +217,7 @@ def _WY(**extra) -> dict:
 
 # ---- lib.model ---------------------------------------------------------------------------------
 
-@example("lib.model.random_dictionary")
+@example("lib.model.random_dictionary", honours=lambda kw, A: A.shape == (kw["n"], kw["h"]))
 def _(): return {"n": 8, "h": 16, "rng": rng()}
 @example("lib.model.hadamard_dictionary")
 def _(): return {"n": 8}
@@ -226,17 +229,19 @@ def _(): return {"A": instance()["A"]}
 def _(): return {"mu": 0.3, "h": 16}
 @example("lib.model.support_size", allow={"h": ["huge"]})  # a formula: any h
 def _(): return {"h": 16, "p": 0.3, "rounding": "round"}
-@example("lib.model.sample_supports", allow={"h": ["huge"]})  # k << h: memory N k, not N h
+@example("lib.model.sample_supports", allow={"h": ["huge"]},
+         honours=lambda kw, S: S.shape == (kw["N"], kw["k"]) and bool(np.all((S >= 0) & (S < kw["h"]))))  # k << h: memory N k, not N h
 def _(): return {"h": 16, "k": 2, "N": 5, "rng": rng()}
 @example("lib.model.sample_sparse_codes", allow={"h": ["huge"]})  # k << h: memory N k
 def _(): return {"h": 16, "k": 2, "N": 5, "rng": rng(), "low": 1.0, "high": 2.0}
-@example("lib.model.sample_codes")
+@example("lib.model.sample_codes",
+         honours=lambda kw, X: X.shape == (kw["h"], kw["N"]) and bool(np.all(np.count_nonzero(X, axis=0) == kw["k"])))
 def _(): return {"h": 16, "k": 2, "N": 5, "rng": rng(), "low": 1.0, "high": 2.0}
 @example("lib.model.perturb_columns", allow={"A": ["wrong_shape"]})  # any dictionary
 def _(): return {"A": instance()["A"], "delta": 0.1, "rng": rng()}
 @example("lib.model.SparseCodingModel", allow={"A": ["wrong_shape"]})  # any dictionary with unit columns
 def _(): return {"A": instance()["A"], "p": 0.3, "low": 1.0, "high": 2.0, "rounding": "round"}
-@example("lib.model.SparseCodingModel.gaussian")
+@example("lib.model.SparseCodingModel.gaussian", honours=lambda kw, m: m.A.shape == (kw["n"], kw["h"]))
 def _(): return {"self": lib.model.SparseCodingModel, "n": 8, "h": 16, "p": 0.3, "rng": rng(), "low": 1.0, "high": 2.0, "rounding": "round"}
 @example("lib.model.SparseCodingModel.sample")
 def _(): return {"self": lib.model.SparseCodingModel(instance()["A"], 0.3), "N": 5, "rng": rng()}
@@ -338,6 +343,8 @@ def _(): return {"func": _square, "tasks": [{"x": 1}, {"x": 2}], "seed": 0, "nam
 def _(): return {"name": "smoke"}
 @example("lib.scale.Scale.sizes")
 def _(): return {"self": lib.scale.Scale("smoke"), "experiment": "model"}
+@example("lib.scale.cell_timeout")
+def _(): return {"scale": "smoke"}
 @example("lib.scale.sizes")
 def _(): return {"experiment": "model", "scale": "smoke"}
 @example("lib.claims.record", run=False,  # writes to the ledger; tests/test_claims covers the valid call
@@ -835,11 +842,11 @@ def _(): return {"x": np.arange(8.0)}
 def _(): return {"n": 4}
 @example(_D + "kerdock_signs", allow={"s": ["zero"]})  # s = 0: the plain Hadamard basis
 def _(): return {"n": 4, "s": 1}
-@example(_D + "identity_hadamard")
+@example(_D + "identity_hadamard", honours=lambda kw, d: d.shape == (kw["n"], 2 * kw["n"]))
 def _(): return {"n": 4}
-@example(_D + "kerdock")
+@example(_D + "kerdock", honours=lambda kw, d: d.shape == (kw["n"], kw["bases"] * kw["n"]))
 def _(): return {"n": 4, "bases": 2}
-@example(_D + "gaussian")
+@example(_D + "gaussian", honours=lambda kw, d: d.shape == (kw["n"], kw["h"]))
 def _(): return {"n": 4, "h": 8, "rng": rng()}
 @example(_D + "DenseDictionary", allow={"A": ["wrong_shape"]})  # any dictionary
 def _(): return {"A": instance()["A"]}
@@ -857,7 +864,7 @@ def _(): return {"self": _kerdock(), "rng": rng(), "rotate": True}
 _CO = "lib.experiments.coherence."
 _SETTINGS = {"n_fraction": 0.25, "delta": 0.1, "prefactor": 0.5, "low": 1.0, "high": 2.0, "rounding": "round"}
 _H = ["wrong_shape", "extra_axis"]  # vectorised over h
-@example(_CO + "make_dictionary")
+@example(_CO + "make_dictionary", honours=lambda kw, d: d.h == kw["h"])
 def _(): return {"family": "kerdock", "h": 64, "rng": rng()}
 @example(_CO + "points_on", allow={"delta": ["zero"]})
 def _(): return {"dictionary": _kerdock(), "delta": 0.1, "points": 2, "rng": rng()}

@@ -155,11 +155,9 @@ def test_progress_bar_on_stderr(serial, capfd):
 
 
 def test_unreachable_scheduler_is_one_clear_error():
-    start = time.perf_counter()
     with pytest.raises(ConnectionError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 1 s"):
         with execution.backend(scheduler="tcp://127.0.0.1:9", timeout=1):
             execution.map_tasks(draw, TASKS, seed=0, name="nowhere")
-    assert time.perf_counter() - start < 30
 
 
 @pytest.fixture(scope="module")

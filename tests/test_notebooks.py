@@ -1,6 +1,8 @@
 """Notebook hygiene: stored without outputs, kernelspec python3, and every chapter in the table of contents."""
 
+import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -73,15 +75,64 @@ def test_notebook_starts_with_the_colab_cell(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_live_cells_follow_the_book_pattern(path):
-    """A cell that calls `interact(` hides its code and its output, under a heading "Try it (live in Binder)"."""
+    """A cell that calls `interact(` hides its code and its output and is not executed by the build, under a
+    heading "Try it (live in Binder)"."""
     nb = json.loads(path.read_text())
     live = [c for c in nb["cells"] if c["cell_type"] == "code" and "interact(" in "".join(c["source"])]
     for cell in live:
         tags = cell.get("metadata", {}).get("tags", [])
-        assert "hide-input" in tags and "remove-output" in tags, f"{path.name}: a live cell is not tagged hide-input, remove-output"
+        assert {"hide-input", "remove-output", "skip-execution"} <= set(tags), (
+            f"{path.name}: a live cell is not tagged hide-input, remove-output, skip-execution")
     if live:
         text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
         assert "## Try it (live in Binder)" in text, f"{path.name}: no heading 'Try it (live in Binder)'"
+
+
+def _widget_calls(source: str, widget_names: set[str], modules: set[str]) -> list[str]:
+    """Calls in ``source`` that create ipywidgets: names imported from ipywidgets, or ``module.X(...)``."""
+    code = re.sub(r"(?m)^\s*[%!].*$", "", source)  # IPython magics and shell lines are not Python
+    found = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id in widget_names:
+                found.append(func.id)
+            elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in modules:
+                found.append(f"{func.value.id}.{func.attr}")
+    return found
+
+
+def _widget_imports(sources: list[str]) -> tuple[set[str], set[str]]:
+    names, modules = set(), set()
+    for source in sources:
+        for node in ast.walk(ast.parse(re.sub(r"(?m)^\s*[%!].*$", "", source))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "ipywidgets":
+                names |= {alias.asname or alias.name for alias in node.names}
+            elif isinstance(node, ast.Import):
+                modules |= {alias.asname or alias.name for alias in node.names if alias.name.split(".")[0] == "ipywidgets"}
+    return names, modules
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_build_never_executes_widgets(path):
+    """A cell that creates a widget (``interact``, a slider, ...) is tagged ``skip-execution``: the book build
+    (nbclient) never runs it (jupyter/nbclient#312: a cell with ipywidgets can block the executor for ever);
+    nbval, which talks to the kernel itself, and Jupyter/Binder run it."""
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    names, modules = _widget_imports(["".join(c["source"]) for c in code])
+    for index, cell in enumerate(code):
+        calls = _widget_calls("".join(cell["source"]), names, modules)
+        tags = cell.get("metadata", {}).get("tags", [])
+        assert not calls or "skip-execution" in tags, (
+            f"{path.name}: code cell {index} creates widgets ({', '.join(sorted(set(calls)))}) but is not tagged skip-execution")
+
+
+def test_the_widget_guard_catches_a_live_cell():
+    names, modules = _widget_imports(["from ipywidgets import FloatSlider, interact\nimport ipywidgets as w\n%matplotlib inline"])
+    assert _widget_calls("interact(f, x=FloatSlider(value=1.0))", names, modules) == ["interact", "FloatSlider"]
+    assert _widget_calls("box = w.VBox([])", names, modules) == ["w.VBox"]
+    assert _widget_calls("plot(f(1.0))", names, modules) == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -124,11 +124,10 @@ def test_polish_continues_the_run_at_the_raised_bias(model):
     rule = protocols.Polish(steps=20, bias_factor=2.0, learning_rate=1e-3)
     polished = training.train(model, W0, 0.4, np.random.default_rng(21), polish=rule, **common)
     np.testing.assert_array_equal(polished.main.W, main.W)  # the same main run, then the phase
-    assert polished.main.cpu_seconds <= polished.cpu_seconds
+    np.testing.assert_array_equal(polished.main.history.steps, main.history.steps)  # the main phase ran to its end
     assert main.main is None and not np.array_equal(polished.W, main.W)
     np.testing.assert_array_equal(polished.history.steps, [0, 10, 20, 30, 35, 40, 45, 50])
     np.testing.assert_allclose(polished.history.eps, [0.4] * 4 + [0.8] * 4)  # the bias of each checkpoint
-    assert polished.cpu_seconds >= main.cpu_seconds
     assert polished.recovery.mcc == pytest.approx(polished.history.mcc[-1])
     with pytest.raises(TypeError, match="polish"):
         training.train(model, W0, 0.4, rng, polish=1.6, **common)

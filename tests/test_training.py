@@ -95,7 +95,7 @@ def test_training_from_a_close_start_recovers_the_dictionary(rng):
     assert H.mcc[0] < 0.9 and result.recovery.mcc > 0.99  # cos 1/sqrt(1.36) ~ 0.86 at the start
     assert H.distances.shape == (H.steps.size, small.h) and H.steps[0] == 0 and H.steps[-1] == 150
     assert H.support_rate[-1] > H.support_rate[0]
-    assert result.seconds > 0 and result.cpu_seconds > 0
+    assert result.seconds >= 0 and result.cpu_seconds >= 0  # recorded (how long is for benchmarks/)
 
 
 def test_training_is_seeded_and_the_structured_path_matches_the_dense_one(small, rng):

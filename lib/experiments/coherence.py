@@ -30,6 +30,7 @@ from lib.theory import support as support_theory
 
 __all__ = [
     "FAMILIES",
+    "KERDOCK_H",
     "make_dictionary",
     "points_on",
     "table_task",
@@ -46,14 +47,26 @@ __all__ = [
 ]
 
 FAMILIES = ("kerdock", "identity+hadamard", "gaussian")
+KERDOCK_H = tuple(4 * n for n in (16, 64, 256, 1024, 4096, 16384))  # h = 4n: four bases need n/2 + 1 >= 4
 ROW_ENTRIES = 1 << 22  # entries of a block of W built at once (32 MB)
 
 
 def make_dictionary(family: str, h: int, rng: np.random.Generator):
-    r"""A dictionary of ``family`` with ``h`` atoms: Kerdock (:math:`n = h/4`, randomised), identity + Hadamard (:math:`n = h/2`, randomised), or Gaussian (:math:`n = h/4`)."""
+    r"""A dictionary of ``family`` with ``h`` atoms: Kerdock (:math:`n = h/4`, randomised), identity + Hadamard (:math:`n = h/2`, randomised), or Gaussian (:math:`n = h/4`).
+
+    Kerdock frames of four bases exist for :math:`n = 2^{m+1}`, :math:`m` odd, :math:`n \ge 16`
+    (:data:`KERDOCK_H`), identity + Hadamard for :math:`n` a power of 2, the Gaussian family for ``h``
+    a multiple of 4; any other ``h`` is a ``ValueError``, never a dictionary of another size.
+    """
     rng = check.generator(rng)
     family = check.choice(family, "family", FAMILIES)
     h = check.integer(h, "h", minimum=8, maximum=4 * 16384)
+    if family == "kerdock" and h not in KERDOCK_H:
+        raise ValueError(f"h must be one of {KERDOCK_H} for the kerdock family (n = h/4), got {h}")
+    if family == "identity+hadamard" and h & (h - 1):
+        raise ValueError(f"h must be a power of 2 for the identity+hadamard family (n = h/2), got {h}")
+    if family == "gaussian" and h % 4:
+        raise ValueError(f"h must be a multiple of 4 for the gaussian family (n = h/4), got {h}")
     if family == "kerdock":
         return dictionaries.kerdock(h // 4, 4).randomized(rng, rotate=False)
     if family == "identity+hadamard":

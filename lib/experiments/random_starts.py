@@ -332,10 +332,10 @@ def min_samples_task(seed: int, *, h: int, ratio: float, k: int, eps: float, met
     n = check.integer(int(round(ratio * h)), "ratio * h", minimum=2, maximum=h - 1)
     check.loop_count(steps, "steps")
     check.integer(batch_size, "batch_size", minimum=1)
-    k = check.integer(k, "k", minimum=1, maximum=h // 2)
+    k = check.integer(k, "k", minimum=2, maximum=h // 2)  # a Tier: p = log k / log h > 0
     check.allocation("h, max_factor", sample_memory(h, ratio, k, max_factor))
     rng = np.random.default_rng(check.integer(seed, "seed", minimum=0))
-    model = Tier(n, h, check.integer(k, "k", minimum=1), check.real(eps, "eps")).model(rng)
+    model = Tier(n, h, k, check.real(eps, "eps")).model(rng)
     W0 = starts(model, [check.real(delta, "delta", minimum=0.0)], rng)[f"δ0={delta:g}"]
     limit = int(check.real(max_factor, "max_factor", minimum=1.0) * h)
     pool = training.draw_batch(model, limit, rng)

@@ -90,7 +90,7 @@ class Tier:
     def __post_init__(self) -> None:
         check.integer(self.h, "h", minimum=3)
         check.integer(self.n, "n", minimum=2, maximum=self.h - 1)
-        check.integer(self.k, "k", minimum=1, maximum=self.h // 2)
+        check.integer(self.k, "k", minimum=2, maximum=self.h // 2)  # k = 1 would be p = log k / log h = 0
         check.real(self.eps, "eps")
 
     @classmethod
@@ -113,7 +113,7 @@ class Tier:
         return float(np.log(self.k) / np.log(self.h))
 
     def model(self, rng: np.random.Generator) -> _model.SparseCodingModel:
-        """A fresh Gaussian dictionary with nonzeros ``U[1, 2]`` (BASELINES.md's generator)."""
+        """A fresh Gaussian dictionary with nonzeros ``U[1, 2]`` (the generator of the training chapter's comparison)."""
         check.generator(rng)
         return _model.SparseCodingModel.gaussian(self.n, self.h, self.p, rng)
 
