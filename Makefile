@@ -44,8 +44,11 @@ NBVAL := BOOK_SCALE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-en
 	--nbval-save $(EXECUTED) -q
 test: $(STAMP) unit notebooks render browser
 
+## unit: in a random order (pytest-randomly), new each run unless RANDOM_SEED is given; the seed is printed.
 unit: $(STAMP)
-	BOOK_SCALE=smoke $(BIN)/python -m pytest tests -m "not browser" -q -n 2
+	@seed=$${RANDOM_SEED:-$$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}; \
+	echo "unit: test order seed $$seed (make unit RANDOM_SEED=$$seed replays it)"; \
+	BOOK_SCALE=smoke $(BIN)/python -m pytest tests -m "not browser" -q -n 2 --randomly-seed=$$seed
 
 notebooks: $(STAMP)
 	rm -rf results _build
