@@ -25,12 +25,12 @@ $(STAMP): requirements.txt pyproject.toml
 ## Each cell has the scale's time-out (lib.scale.cell_timeout): a stuck cell fails in minutes, naming
 ## the chapter and the cell, and the build is then not started (no second attempt).
 CACHE := _build/.jupyter_cache
-CHAPTERS := 06_training 06c_random_starts 04b_fixed_coherence 05_mnist 04_simulations 06b_hessian \
-	03_criticality 02_support_recovery 01_model
-LEDGER := 07_claims
+# From the chapter registry (lib/chapters.py), at recipe time: the executed chapters longest first, and the ledger.
+CHAPTERS = $$($(BIN)/python -m lib.chapters execute)
+LEDGER = $$($(BIN)/python -m lib.chapters ledger)
 book: $(STAMP)
 	rm -rf _build results
-	BOOK_SCALE=$(BOOK_SCALE) $(BIN)/python -m tools.execute_chapters $(CHAPTERS:%=book/%.ipynb) --after book/$(LEDGER).ipynb \
+	BOOK_SCALE=$(BOOK_SCALE) $(BIN)/python -m tools.execute_chapters $(CHAPTERS) --after $(LEDGER) \
 		--jobs 2 --cache $(CACHE) --times _build/cell-times.json
 	BOOK_SCALE=$(BOOK_SCALE) $(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
@@ -52,8 +52,8 @@ unit: $(STAMP)
 
 notebooks: $(STAMP)
 	rm -rf results _build
-	$(NBVAL) --nbval-cell-timeout=$(SMOKE_TIMEOUT) -n 2 --dist loadfile $(CHAPTERS:%=book/%.ipynb)
-	$(NBVAL) --nbval-cell-timeout=$(SMOKE_TIMEOUT) book/$(LEDGER).ipynb
+	$(NBVAL) --nbval-cell-timeout=$(SMOKE_TIMEOUT) -n 2 --dist loadfile $(CHAPTERS)
+	$(NBVAL) --nbval-cell-timeout=$(SMOKE_TIMEOUT) $(LEDGER)
 
 ## render: the smoke build from the runs of `make notebooks` (it executes nothing; checked after it).
 render: $(STAMP)

@@ -15,6 +15,8 @@
   chapter that fails stops the build (``nb_execution_raise_on_error``) instead of rendering a page
   without its outputs.  ``make book`` and ``make test`` execute the chapters before the build (into the
   cache it reads), so the build itself executes nothing; this is the net under a build run by hand.
+* **The intro's map, generated** from the chapter registry (``lib.chapters``) by the directive
+  ``chapter-map``, so it lists every chapter and cannot go stale.
 * **The book's CSS and script** (``_static/``: scrollable wide tables with a hint where they overflow,
   numbers that do not wrap).
 """
@@ -24,6 +26,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+
+from sphinx.util.docutils import SphinxDirective
 
 LAUNCH_KEYS = ("binderhub_url", "jupyterhub_url", "colab_url", "thebe", "jupyterlite_url")
 STATIC = Path(__file__).resolve().parents[1] / "_static"
@@ -64,7 +68,24 @@ def _unique_scripts(app, pagename: str, templatename: str, context: dict[str, An
     context["script_files"][:] = unique  # in place: it is the builder's own list
 
 
+class ChapterMap(SphinxDirective):
+    """``{chapter-map}``: the table "chapter | what it reproduces | paper" of every chapter in ``lib.chapters``."""
+
+    has_content = False
+
+    def run(self) -> list:
+        import lib.chapters
+
+        here = self.env.docname.rsplit("/", 1)[0]
+        lines = ["| chapter | what it reproduces | paper |", "| --- | --- | --- |"]
+        for doc, what, paper in lib.chapters.map_rows():
+            target = doc[len(here) + 1:] if doc.startswith(here + "/") else f"/{doc}"
+            lines.append(f"| {{doc}}`{target}` | {what} | {paper} |")
+        return self.parse_text_to_nodes("\n".join(lines))
+
+
 def setup(app) -> dict[str, Any]:
+    app.add_directive("chapter-map", ChapterMap)
     app.connect("config-inited", _configure)
     app.connect("html-page-context", _unique_scripts, priority=100)
     app.add_css_file("book.css")

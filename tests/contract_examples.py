@@ -36,6 +36,7 @@ import lib.theory.support
 RESULT_TYPES = {
     "lib.recovery.Recovery",
     "lib.claims.Claim",
+    "lib.chapters.Chapter",  # the registry's entries, built in lib/chapters.py only
     "lib.baselines.Fit",
     "lib.experiments.criticality.GradientEstimate",
     "lib.experiments.criticality.AutodiffComparison",
@@ -343,6 +344,8 @@ def _(): return {"func": _square, "tasks": [{"x": 1}, {"x": 2}], "seed": 0, "nam
 def _(): return {"name": "smoke"}
 @example("lib.scale.Scale.sizes")
 def _(): return {"self": lib.scale.Scale("smoke"), "experiment": "model"}
+@example("lib.chapters.by_doc")
+def _(): return {"doc": "book/01_model"}
 @example("lib.scale.cell_timeout")
 def _(): return {"scale": "smoke"}
 @example("lib.scale.sizes")

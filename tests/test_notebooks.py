@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+import lib.chapters
+import lib.scale
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 
@@ -51,12 +54,35 @@ def test_toc_lists_existing_files_and_every_page():
     assert pages == set(listed), f"pages not in _toc.yml: {pages - set(listed)}"
 
 
-def test_make_book_pre_executes_every_chapter_but_the_ledger():
-    """`make book` executes the chapters in parallel before the build; the ledger (07) must come after them."""
-    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
-    listed = next(line.split(":=", 1)[1].split() for line in text.splitlines() if line.startswith("CHAPTERS :="))
-    chapters = {p.stem for p in NOTEBOOKS} - {"07_claims"}
-    assert sorted(listed) == sorted(chapters), "Makefile CHAPTERS must list every notebook except 07_claims, once"
+def test_the_toc_is_the_chapter_registry_in_order():
+    """``_toc.yml`` lists exactly the registry's documents (lib.chapters), in its order."""
+    assert _toc_files() == [c.doc for c in lib.chapters.CHAPTERS]
+
+
+def test_every_registered_chapter_has_its_notebook_sizes_and_module():
+    """An executed chapter is a notebook with sizes in lib.scale and a module of lib.experiments; every notebook is executed."""
+    notebooks = {p.with_suffix("").relative_to(ROOT).as_posix() for p in NOTEBOOKS}
+    executed = {c.doc for c in lib.chapters.executed()}
+    assert executed | {lib.chapters.LEDGER} == notebooks, "every notebook is executed (the ledger after the others), and only notebooks"
+    for chapter in lib.chapters.CHAPTERS:
+        if chapter.sizes:
+            assert chapter.sizes in lib.scale.SIZES, f"{chapter.doc}: no sizes {chapter.sizes!r} in lib.scale.SIZES"
+            assert (ROOT / "lib" / "experiments" / f"{chapter.sizes}.py").exists(), f"{chapter.doc}: no lib/experiments/{chapter.sizes}.py"
+        if chapter.claims:
+            assert chapter.doc in executed, f"{chapter.doc} must record its claims ({chapter.claims}) when executed"
+    assert sorted(c.sizes for c in lib.chapters.CHAPTERS if c.sizes) == sorted(lib.scale.SIZES), "sizes without a chapter"
+
+
+def test_the_makefile_takes_its_chapters_from_the_registry():
+    text = (ROOT / "Makefile").read_text()
+    assert "python -m lib.chapters execute" in text and "python -m lib.chapters ledger" in text
+    assert not any(c.name in text for c in lib.chapters.CHAPTERS), "a chapter named in the Makefile: take it from lib.chapters"
+
+
+def test_the_intro_map_is_generated_from_the_registry():
+    intro = (ROOT / "book" / "00_intro.md").read_text()
+    assert "```{chapter-map}" in intro and "| chapter | what it reproduces |" not in intro
+    assert all(what and paper for _, what, paper in lib.chapters.map_rows())
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
