@@ -1,6 +1,8 @@
 """The claims ledger: every chapter records what it measured, and the "Claims at a glance" page reads it.
 
-A chapter calls :func:`record` once per claim, right after computing it.  Each record is a small
+A chapter names itself once (:func:`use_chapter`), then calls :func:`check` once per claim, right after
+computing it: one call, keyword-only fields, that records the claim and raises :class:`ClaimFailed`
+unless it held or carries its explanation (so no chapter asserts by hand).  Each record is a small
 JSON file under ``results/claims/`` (or ``$BOOK_RESULTS/claims/``), written at build time, so the
 summary page is generated from what the chapters computed in the same build, never typed by hand.
 
@@ -26,11 +28,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lib import _validate as check
+from lib import _validate as valid
+from lib import chapters as _chapters
 from lib import scale as _scale
 
-__all__ = ["Claim", "SOURCES", "SOURCE_LABELS", "STATUSES", "STATUS_LABELS", "counts", "load", "markdown_cell",
-           "markdown_table", "record", "results_dir"]
+__all__ = ["Claim", "ClaimFailed", "SOURCES", "SOURCE_LABELS", "STATUSES", "STATUS_LABELS", "check", "counts", "load",
+           "markdown_cell", "markdown_table", "record", "results_dir", "use_chapter"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SOURCES = ("paper", "reconstruction", "book")
@@ -91,6 +94,47 @@ class Claim:
         return "differs" if self.explanation else "fails"
 
 
+class ClaimFailed(AssertionError):
+    """A claim that did not hold and carries no explanation: the chapter, and so the build, fails on it."""
+
+
+_CURRENT: dict[str, str] = {}
+
+
+def use_chapter(chapter: str) -> str:
+    """Make ``chapter`` (a document of :data:`lib.chapters.CHAPTERS`, ``"book/02_support_recovery"``) the default of :func:`check`'s ``chapter``."""
+    known = [c.doc for c in _chapters.CHAPTERS if c.claims]
+    if valid.text(chapter, "chapter") not in known:
+        raise ValueError(f"chapter must be one of the registry's chapters with claims {known}, got {chapter!r}")
+    _CURRENT["chapter"] = chapter
+    return chapter
+
+
+def check(claim_id: str, *, claim: str, criterion: str, measured: str, held: bool, source: str, label: str,
+          chapter: str | None = None, paper: str = "", asymptotic: bool = False, explanation: str = "") -> Claim:
+    """Record one claim (see :class:`Claim` for the fields) and fail unless it held or is explained.
+
+    ``chapter`` defaults to the one named by :func:`use_chapter`.  A claim that did not hold is
+    recorded first (so the ledger shows it), then, without an ``explanation``, raises.
+
+    Raises
+    ------
+    ClaimFailed
+        If ``held`` is false and ``explanation`` is empty.
+    TypeError, ValueError
+        As :func:`record`, and ``ValueError`` when no chapter is given or set.
+    """
+    if chapter is None:
+        if "chapter" not in _CURRENT:
+            raise ValueError("chapter must be given, or set once per chapter by lib.claims.use_chapter")
+        chapter = _CURRENT["chapter"]
+    entry = record(claim_id, claim, source=source, criterion=criterion, measured=measured, held=held, chapter=chapter,
+                   label=label, paper=paper, asymptotic=asymptotic, explanation=explanation)
+    if entry.status == "fails":
+        raise ClaimFailed(f"claim {claim_id!r} did not hold: {claim}. Criterion: {criterion}. Measured: {measured}")
+    return entry
+
+
 def results_dir() -> Path:
     """Folder of the build's results: ``$BOOK_RESULTS`` or ``results/`` at the repository root."""
     root = os.environ.get("BOOK_RESULTS")
@@ -111,18 +155,18 @@ def record(
         If ``claim_id`` is malformed, ``source`` is not one of :data:`SOURCES`, or a required text
         field (``claim``, ``criterion``, ``measured``, ``chapter``, ``label``) is empty.
     """
-    check.text(claim_id, "claim_id")
+    valid.text(claim_id, "claim_id")
     if not _ID.match(claim_id):
         raise ValueError(f"claim_id must match {_ID.pattern}, got {claim_id!r}")
-    check.text(source, "source")
+    valid.text(source, "source")
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
     for name, value in (("claim", claim), ("criterion", criterion), ("measured", measured), ("chapter", chapter), ("label", label)):
-        check.text(value, name)
+        valid.text(value, name)
     for name, value in (("paper", paper), ("explanation", explanation)):
-        check.text(value, name, allow_empty=True)
-    entry = Claim(claim_id, claim, source, criterion, measured, paper, check.flag(held, "held"),
-                  check.flag(asymptotic, "asymptotic"), chapter, label, _scale.current().name, explanation)
+        valid.text(value, name, allow_empty=True)
+    entry = Claim(claim_id, claim, source, criterion, measured, paper, valid.flag(held, "held"),
+                  valid.flag(asymptotic, "asymptotic"), chapter, label, _scale.current().name, explanation)
     folder = results_dir() / "claims"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{claim_id}.json").write_text(json.dumps(asdict(entry), indent=1))
@@ -154,7 +198,7 @@ def markdown_cell(text: str) -> str:
     >>> markdown_cell("W = A*ᵀ, $|x_i^*| \\le 1$")
     'W = A\\*ᵀ, $\\|x_i^*\\| \\le 1$'
     """
-    text = check.text(text, "text", allow_empty=True).replace("\n", " ").strip()
+    text = valid.text(text, "text", allow_empty=True).replace("\n", " ").strip()
     if not text:
         return "—"
     parts = _MATH.split(text)

@@ -359,6 +359,16 @@ def _(): return {"claim_id": "contract-example", "claim": "a claim", "source": "
                  "measured": "0.5", "held": True, "chapter": "model", "label": "sec-model", "paper": "",
                  "asymptotic": False, "explanation": ""}
 
+@example("lib.claims.check", run=False,  # writes to the ledger; tests/test_claims covers the valid call
+         allow={"claim_id": ["unknown_string"], "criterion": ["unknown_string"], "paper": ["unknown_string"],
+                "explanation": ["unknown_string"], "claim": ["unknown_string"], "measured": ["unknown_string"],
+                "chapter": ["unknown_string"], "label": ["unknown_string"]})  # free text
+def _(): return {"claim_id": "contract-example", "claim": "a claim", "source": "book", "criterion": "x < 1",
+                 "measured": "0.5", "held": True, "chapter": "model", "label": "sec-model", "paper": "",
+                 "asymptotic": False, "explanation": ""}
+@example("lib.claims.use_chapter")
+def _(): return {"chapter": "book/01_model"}
+
 @example("lib.claims.markdown_cell", allow={"text": ["unknown_string"]})  # free text
 def _(): return {"text": "W = A*ᵀ with $x^*_i$"}
 def _claim() -> lib.claims.Claim:

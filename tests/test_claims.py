@@ -12,6 +12,33 @@ VALID = dict(source="book", criterion="the value is below 1", measured="0.5", he
 def _results(tmp_path, monkeypatch):
     monkeypatch.setenv("BOOK_RESULTS", str(tmp_path))
     monkeypatch.setenv("BOOK_SCALE", "smoke")
+    monkeypatch.setattr(claims, "_CURRENT", {})  # no chapter set by another test
+
+
+def test_check_records_and_passes_a_claim_that_held():
+    entry = claims.check("a-holds", claim="A claim", **VALID)
+    assert entry.status == "holds" and [c.claim_id for c in claims.load()] == ["a-holds"]
+
+
+def test_check_fails_on_a_claim_that_did_not_hold_after_recording_it():
+    with pytest.raises(claims.ClaimFailed, match="'a-fails' did not hold: A claim. Criterion: the value is below 1. Measured: 0.5"):
+        claims.check("a-fails", claim="A claim", **{**VALID, "held": False})
+    assert [c.status for c in claims.load()] == ["fails"]  # the ledger shows the failure
+    entry = claims.check("a-differs", claim="A claim", **{**VALID, "held": False, "explanation": "the bias switches units off"})
+    assert entry.status == "differs"
+
+
+def test_check_takes_the_chapter_named_once():
+    fields = {k: v for k, v in VALID.items() if k != "chapter"}
+    with pytest.raises(ValueError, match="chapter must be given"):
+        claims.check("a-holds", claim="A claim", **fields)
+    claims.use_chapter("book/02_support_recovery")
+    assert claims.check("a-holds", claim="A claim", **fields).chapter == "book/02_support_recovery"
+    assert claims.check("b-holds", claim="A claim", **VALID).chapter == "book/01_model"  # given explicitly
+    with pytest.raises(TypeError):
+        claims.check("c-holds", "A claim", **VALID)  # every field but the id is keyword-only
+    with pytest.raises(TypeError, match="held"):
+        claims.check("d-holds", claim="A claim", **{**VALID, "held": "yes"})
 
 
 def test_record_round_trips_and_statuses():
