@@ -12,7 +12,7 @@ It also times the five plain matrix products the dense formula needs (``W Y``, `
 
 Two regimes of the bias, both from :class:`lib.experiments.simulations.Settings` with
 ``delta = 0.1``: the book's defaults (prefactor 1/2: about ``k`` active units per sample) and
-prefactor 1/8 (many false positives, as in MATH.md's illustrative run).
+prefactor 1/8 (many false positives, as in the appendix's illustrative run, §8).
 
 Usage::
 

@@ -26,6 +26,14 @@ plots, scale, claims, cli
     Figure style, ``BOOK_SCALE`` sizes, the claims ledger, and ``python -m lib``.
 execution
     Runs the sweeps' independent tasks: serially, or on Dask workers (``BOOK_WORKERS``, a scheduler address).
+chapters
+    The book's chapter registry, from which the build, the claims page and the intro's map are derived.
+
+References
+----------
+"Appendix §N" in a docstring is section N of the book's appendix "The reconstructed mathematics"
+(``book/90_reconstruction.md``, label ``app-math-N``): how each formula of the paper was restored.
+A chapter is named by its file, ``book/04b_fixed_coherence``.
 """
 
 __version__ = "0.1.0"

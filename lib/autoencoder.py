@@ -67,7 +67,7 @@ def _masked_gradient(W: np.ndarray, Y: np.ndarray, U: np.ndarray, mask: np.ndarr
 
 
 def gradient(W: np.ndarray, Y: np.ndarray, eps: float | np.ndarray) -> np.ndarray:
-    r"""Exact gradient of the empirical loss with respect to ``W`` (MATH.md §4).
+    r"""Exact gradient of the empirical loss with respect to ``W`` (appendix §4).
 
     Per sample, with :math:`u = Wy - \epsilon`, :math:`\mathbb 1_u = \mathbf 1[u > 0]`,
     :math:`r = \mathbb 1_u \odot u` and :math:`e = W^\top r - y`,

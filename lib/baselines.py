@@ -12,7 +12,7 @@ r"""Established dictionary learners, run on the same data and scored by the same
 
 Every learner takes a starting dictionary ``W0`` in the autoencoder's layout (atoms as rows,
 ``(h, n)``), so all methods can start from the same point, and returns a :class:`Fit` whose atoms
-are scored by :func:`lib.recovery.recovery`.  Configurations follow BASELINES.md.
+are scored by :func:`lib.recovery.recovery`.  The training chapter (book/06_training) states each configuration.
 """
 
 from __future__ import annotations

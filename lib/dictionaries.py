@@ -2,7 +2,7 @@ r"""Dictionaries at a controlled coherence behind one interface, with fast produ
 
 Theorem 3.2 is a statement about :math:`h\to\infty` at a fixed incoherence parameter :math:`\mu`
 (coherence :math:`\mu/\sqrt n`).  Gaussian dictionaries cannot hold :math:`\mu` fixed (their
-coherence grows like :math:`\sqrt{\log h}`); the frames here do (DICTIONARIES.md):
+coherence grows like :math:`\sqrt{\log h}`); the frames here do (the chapter book/04b_fixed_coherence):
 
 * :func:`identity_hadamard`: :math:`A^* = [I_n, H_n/\sqrt n]` (:math:`h = 2n`, :math:`\mu = 1`);
 * :func:`kerdock`: real mutually unbiased bases from the Kerdock set, :math:`n = 2^{m+1}` with

@@ -1,4 +1,4 @@
-r"""Closed form of the expected proxy gradient (paper App. B; MATH.md §6.2).
+r"""Closed form of the expected proxy gradient (paper App. B; appendix §6.2).
 
 For uniformly random supports :math:`S` of size :math:`k` and i.i.d. nonzeros with
 :math:`m_1 = \mathbb E[x^*_j \mid j\in S]`, :math:`m_2 = \mathbb E[x^{*2}_j \mid j\in S]`, write
@@ -120,7 +120,7 @@ def expected_proxy_gradient(
     r"""Exact :math:`\mathbb E\,\widetilde\nabla_W L` for uniformly random supports of size ``k``.
 
     Implements :math:`\mathbb E\widetilde\nabla_W L = P W + C A^{*\top}` (module docstring), the
-    closed form of MATH.md §6.2 (:math:`T_1+T_2+T_3+T_4`) summed over all rows at once.  For
+    closed form of appendix §6.2 (:math:`T_1+T_2+T_3+T_4`) summed over all rows at once.  For
     ``k = 1`` it reduces to
     :math:`q\,[(m_2M_{ii}^2-2m_1\epsilon M_{ii}+\epsilon^2)W_i-((1-\|W_i\|^2)(m_2M_{ii}-m_1\epsilon)+m_2M_{ii})A^*_i]`.
 
@@ -152,7 +152,7 @@ def proxy_decomposition(
     r"""Lemma 5.2's decomposition :math:`\mathbb E\widetilde\nabla_{W_i}L = \alpha_iW_i - \beta_iA^*_i + e_i`.
 
     :math:`\alpha_i = P_{ii} = \mathbb E[\mathbf 1_{i\in S}u_i^2]`, :math:`\beta_i = -C_{ii}`, and
-    :math:`e_i = \sum_{j\ne i}P_{ij}W_j + \sum_{k\ne i}C_{ik}A^*_k` (MATH.md §6.1).
+    :math:`e_i = \sum_{j\ne i}P_{ij}W_j + \sum_{k\ne i}C_{ik}A^*_k` (appendix §6.1).
 
     Returns
     -------

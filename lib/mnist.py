@@ -17,7 +17,7 @@ Models
     * one hidden layer (the paper's autoencoder, eq. (2)):
       :math:`\hat y = W^\top \mathrm{ReLU}(W y - \epsilon)`;
     * two hidden layers, the second of 784 ReLUs read out by a fixed identity matrix
-      (reconstructed reading of Sec. 1.1, MATH.md §9):
+      (reconstructed reading of Sec. 1.1, appendix §9):
       :math:`\hat y = I\,\mathrm{ReLU}(W^\top \mathrm{ReLU}(W y - \epsilon) + c)`.
 
     Both are trained with RMSProp (:class:`keras.optimizers.RMSprop`) on the mean squared error

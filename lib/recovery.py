@@ -1,4 +1,4 @@
-r"""One dictionary-recovery metric for every method (BASELINES.md, "Metric suite").
+r"""One dictionary-recovery metric for every method (the training chapter's, book/06_training).
 
 A learner returns atoms :math:`\hat a_1,\dots,\hat a_m \in \mathbb R^n` (the rows of ``W``: the
 autoencoder's encoder, scikit-learn's ``components_``, or a dictionary's transpose).  Atoms are

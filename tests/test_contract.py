@@ -1,4 +1,4 @@
-"""The validation contract of DESIGN.md §3 (issue 12), checked on every public callable of ``lib``.
+"""The validation contract, checked on every public callable of ``lib``: bad input is a ``ValueError`` or ``TypeError`` naming the parameter.
 
 Every name in a module's ``__all__`` is public, and so is every public method (with parameters) of
 a public class; a name re-exported from another public module is checked once, where it is defined.  Each needs a valid-call example in :mod:`tests.contract_examples`; a public

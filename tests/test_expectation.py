@@ -51,7 +51,7 @@ def test_decomposition_reassembles_the_closed_form(rng):
 
 
 def test_k1_matches_the_explicit_formula(rng):
-    # MATH.md §6.2, case k = 1: q[(m2 M_ii^2 - 2 m1 eps M_ii + eps^2) W_i - ((1-|W_i|^2)(m2 M_ii - m1 eps) + m2 M_ii) A_i]
+    # appendix §6.2, case k = 1: q[(m2 M_ii^2 - 2 m1 eps M_ii + eps^2) W_i - ((1-|W_i|^2)(m2 M_ii - m1 eps) + m2 M_ii) A_i]
     A = model.random_dictionary(10, 25, rng)
     W = model.perturb_columns(A, 0.25, rng)
     eps, q = 0.3, 1 / 25

@@ -38,7 +38,7 @@ def test_bias_formula_and_vectorisation():
     assert th.bias(1.5, 2.0, 0.1) == pytest.approx(2 * 1.5 * 2 * 0.1)
     out = th.bias(1.5, 2.0, 0.1, np.array([0.5, 1.0, 2.0]))
     np.testing.assert_allclose(out, [0.15, 0.3, 0.6])
-    # the simulations chapter's default: half the theorem's bias; MATH.md section 8: 0.5 m1 k mu
+    # the simulations chapter's default: half the theorem's bias; appendix §8: 0.5 m1 k mu
     assert th.simulation_bias(1.5, 1024, 0.1, 0.3) == pytest.approx(0.5 * 2 * 1.5 * 1024**0.1 * 0.3)
     assert th.illustrative_bias(1.5, 2, 0.3) == pytest.approx(0.5 * 1.5 * 2 * 0.3)
 

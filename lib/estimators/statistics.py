@@ -3,7 +3,7 @@ r"""Batch statistics of the mean gradient: Table 1's average row norm, its jackk
 Samples are processed in *batches* whose separate sums (:class:`BatchedGradient`) give a standard
 error and a delete-one-batch jackknife correction of the statistic
 :math:`\bar T = \frac1h\sum_i\|\hat g_i\|`, which plain Monte Carlo overestimates by about
-:math:`c/N` (ESTIMATORS.md): :func:`row_norm_statistics`.  :func:`_rms_statistics` gives the
+:math:`c/N` (the simulations chapter, book/04_simulations, derives and measures it): :func:`row_norm_statistics`.  :func:`_rms_statistics` gives the
 root-mean-square row norm with a cross-batch (unbiased) squared norm, used for the proxy gradient
 and the gap of Sec. 5 (:mod:`lib.estimators.sampled`).
 """

@@ -4,7 +4,7 @@ The paper draws a Gaussian dictionary :math:`A^*` (:math:`n\times h`, unit colum
 :math:`h`, codes with :math:`h^p` nonzeros i.i.d. uniform, the bias
 :math:`\epsilon = (\text{prefactor})\times(\text{Theorem 3.1's bias})`, and measures the average row
 norm of the empirical mean gradient at random points :math:`W^\top = A^* + \delta\Delta`
-(:math:`\Delta` Gaussian with unit columns).  What the extracted text lost (MATH.md §8) is a
+(:math:`\Delta` Gaussian with unit columns).  What the extracted text lost (appendix §8) is a
 :class:`Settings` object here, with our defaults stated and argued in the chapter.
 
 All gradients come from :mod:`lib.estimators`: the structured Monte Carlo estimator with a
@@ -77,7 +77,7 @@ class Settings:
         Column-wise distance :math:`\delta = \|W_i - A^*_i\|` of the random points (default 0.1).
     prefactor : float
         :math:`c` in :math:`\epsilon = c\cdot 2m_1h^p(\delta+\mu)`, where :math:`2m_1h^p(\delta+\mu)`
-        is Theorem 3.1's bias as MATH.md §3 reconstructs it and :math:`\mu` is the coherence of
+        is Theorem 3.1's bias as appendix §3 reconstructs it and :math:`\mu` is the coherence of
         :math:`A^*` (default :math:`1/2`).
     low, high : float
         The nonzeros are i.i.d. :math:`U[m_{\min}, m_{\max}]` (default :math:`U[1, 2]`).
@@ -239,7 +239,7 @@ def line_bias_readings(h: int, rng: np.random.Generator, settings: Settings = Se
 
 
 def k1_prediction(h: int, eps: float, delta: float, low: float, high: float) -> float:
-    r"""First-order size of the expected proxy gradient for one nonzero per code (MATH.md §6.2).
+    r"""First-order size of the expected proxy gradient for one nonzero per code (appendix §6.2).
 
     With :math:`W_i = A^*_i + \delta d_i`, :math:`d_i\perp A^*_i` to first order (random
     :math:`d_i` in high dimension) and :math:`q = 1/h`,

@@ -245,7 +245,7 @@ def _off_edges(beta: float, k: int, m_max: float, bins: int) -> np.ndarray:
 
 RATES = ("false_negative", "false_positive", "exact")
 #: The biases marked besides the prefactor grid: the simulations chapter's default
-#: (:func:`lib.theory.support.simulation_bias`) and MATH.md §8's (:func:`lib.theory.support.illustrative_bias`).
+#: (:func:`lib.theory.support.simulation_bias`) and the appendix's §8 (:func:`lib.theory.support.illustrative_bias`).
 MARKS = ("simulations", "illustrative")
 
 

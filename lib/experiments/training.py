@@ -137,7 +137,7 @@ def starts(model: _model.SparseCodingModel, deltas: Sequence[float], rng: np.ran
 
 
 def theory_bias(model: _model.SparseCodingModel, delta: float) -> float:
-    r"""The bias of Theorem 3.1 as reconstructed in MATH.md §3.1: :math:`\epsilon = 2m_1h^p(\delta + \mu)` (with :math:`h^p = k`)."""
+    r"""The bias of Theorem 3.1 as reconstructed in appendix §3.1: :math:`\epsilon = 2m_1h^p(\delta + \mu)` (with :math:`h^p = k`)."""
     check.of_type(model, "model", _model.SparseCodingModel)
     return 2.0 * model.m1 * model.k * (check.real(delta, "delta", minimum=0.0) + model.mu)
 
@@ -148,7 +148,7 @@ def norm_fixed_point(model: _model.SparseCodingModel, eps: float) -> float:
     Solves :math:`\frac1h\sum_i\langle \mathbb E\widetilde\nabla_{W_i}L(cA^{*\top}),\,A^*_i\rangle = 0`
     for :math:`c` (Brent's method on :math:`[0.5, 3]`), with the exact expectation
     :func:`lib.autoencoder.expected_proxy_gradient`.  At :math:`c = 1` the projection is
-    :math:`\approx q\,\epsilon(\epsilon - 2m_1) < 0` (MATH.md §6.2), so gradient descent lengthens the
+    :math:`\approx q\,\epsilon(\epsilon - 2m_1) < 0` (appendix §6.2), so gradient descent lengthens the
     rows until the bias is compensated: a trained autoencoder with a fixed bias points along
     :math:`A^*` but has rows of norm about :math:`c^* > 1`.
     """

@@ -1,11 +1,11 @@
-r"""Formulas of the asymptotic-criticality results: Theorem 3.2, Lemmas 5.1 and 5.2 (MATH.md §5–7).
+r"""Formulas of the asymptotic-criticality results: Theorem 3.2, Lemmas 5.1 and 5.2 (appendix §5–7).
 
 Symbols as in the paper: :math:`h` hidden units, support size :math:`k\approx h^p`,
 :math:`q_i = \Pr[i\in S] = h^{p-1}`, nonzeros in :math:`[m_{\min}, m_{\max}]` with moments
 :math:`m_1, m_2`, rows of the encoder in the ball :math:`\|W_i - A^*_i\|\le\delta = h^{-p-\nu}`,
 coherence :math:`\max_{i\ne j}|\langle A^*_i, A^*_j\rangle| = h^{-\xi}`, bias
 :math:`\epsilon = 2m_1h^p(\delta + h^{-\xi})` (Theorem 3.1), :math:`M = WA^*`.
-Everything marked *reconstructed* is MATH.md's restoration, not the paper's verified text.
+Everything marked *reconstructed* is the appendix's restoration, not the paper's verified text.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def theorem_bias(h: object, p: float, delta: object, mu: object, m1: float, pref
 def k1_coefficients(W: np.ndarray, A: np.ndarray, eps: float | np.ndarray, m1: float, m2: float) -> tuple[np.ndarray, np.ndarray]:
     r"""Lemma 5.2's :math:`\alpha_i, \beta_i` in closed form for one nonzero per code (:math:`k = 1`; then :math:`e_i = 0`).
 
-    With :math:`q = 1/h` and :math:`M_{ii} = \langle W_i, A^*_i\rangle` (MATH.md §6.2):
+    With :math:`q = 1/h` and :math:`M_{ii} = \langle W_i, A^*_i\rangle` (appendix §6.2):
 
     .. math::
 
@@ -122,7 +122,7 @@ def first_order_norm(q: object, eps: object, m1: float, m2: float, delta: object
     r"""First-order size of the :math:`k=1` expected gradient: :math:`q\sqrt{\epsilon^2(2m_1-\epsilon)^2 + (m_2-2m_1\epsilon+\epsilon^2)^2\delta^2}`.
 
     Valid for a random direction :math:`W_i - A^*_i = \delta d_i` to first order in :math:`\delta`
-    (MATH.md §6.2); at :math:`\delta = 0` it is exact: :math:`q\,\epsilon|2m_1-\epsilon|`.
+    (appendix §6.2); at :math:`\delta = 0` it is exact: :math:`q\,\epsilon|2m_1-\epsilon|`.
     """
     q = check.real_array(q, "q", minimum=0.0, maximum=1.0, strict_min=True)
     eps = check.real_array(eps, "eps")
@@ -134,7 +134,7 @@ def first_order_norm(q: object, eps: object, m1: float, m2: float, delta: object
 
 
 def reconstructed_bound(h: object, p: float, nu: float, xi: float, m1: float, m2: float) -> np.ndarray:
-    r"""The explicit part of Theorem 3.2's bound as reconstructed in MATH.md §7.
+    r"""The explicit part of Theorem 3.2's bound as reconstructed in appendix §7.
 
     .. math::
 

@@ -1,6 +1,6 @@
 r"""Formulas of Theorem 3.1 (support recovery by one layer of ReLUs; paper Sec. 3.1 and 4).
 
-Notation (MATH.md §3).  Each row :math:`W_i` of the encoder lies within :math:`\delta` of the
+Notation (appendix §3).  Each row :math:`W_i` of the encoder lies within :math:`\delta` of the
 column :math:`A^*_i`, the dictionary has coherence :math:`\max_{i\neq j}|\langle A^*_i,A^*_j\rangle|
 = \mu/\sqrt n = h^{-\xi}`, the nonzeros of :math:`x^*` lie in :math:`[m_{\min}, m_{\max}]` with mean
 :math:`m_1`, and :math:`K` bounds the support size, :math:`|S|\le K` (the theorem's :math:`h^p`;
@@ -9,7 +9,7 @@ and the unit fires when :math:`Q_i>\epsilon`.
 
 The bias :math:`\epsilon = c\,m_1 K\beta` with :math:`\beta=\delta+h^{-\xi}`, the prefactor
 :math:`c = 2`, the margin condition and the exponent of the probability bound are reconstructed
-(MATH.md §3.1); every function states its formula.  Scalars or numpy arrays are accepted wherever
+(appendix §3.1); every function states its formula.  Scalars or numpy arrays are accepted wherever
 a formula is applied elementwise; a scalar result is returned as ``float``.
 """
 
@@ -25,7 +25,7 @@ THEOREM_PREFACTOR = 2.0
 #: The simulations chapter's default bias is this fraction of the theorem's,
 #: :math:`\epsilon = 0.5\cdot 2m_1h^p\beta` (``lib.experiments.simulations.Settings``).
 SIMULATION_PREFACTOR = 0.5
-#: MATH.md §8's illustrative run used :math:`\epsilon = 0.5\,m_1k\mu`: this prefactor multiplies
+#: The appendix's illustrative run (§8) used :math:`\epsilon = 0.5\,m_1k\mu`: this prefactor multiplies
 #: :math:`m_1k\mu`, the coherence alone, not :math:`m_1K\beta`.
 ILLUSTRATIVE_PREFACTOR = 0.5
 
@@ -123,7 +123,7 @@ def simulation_bias(m1: float, h: int, p: float, beta: float) -> float:
 
 
 def illustrative_bias(m1: float, k: int, mu: float) -> float:
-    r"""The bias of MATH.md §8's illustrative run, :math:`0.5\,m_1k\mu` (:math:`\mu` the coherence; no :math:`\delta`)."""
+    r"""The bias of the appendix's illustrative run (§8), :math:`0.5\,m_1k\mu` (:math:`\mu` the coherence; no :math:`\delta`)."""
     k = check.integer(k, "k", minimum=1)
     mu = check.real(mu, "mu", minimum=0.0, maximum=1.0)
     return bias(m1, k, mu, ILLUSTRATIVE_PREFACTOR)
