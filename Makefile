@@ -8,7 +8,7 @@ JB_FLAGS := -W -n --keep-going
 # The scale of `make book`: paper unless set (`BOOK_SCALE=large make book` builds the large book).
 BOOK_SCALE ?= paper
 
-.PHONY: book test unit notebooks render build-smoke browser benchmark clean
+.PHONY: book test lint unit notebooks render build-smoke browser benchmark clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
@@ -42,7 +42,11 @@ EXECUTED := _build/executed
 SMOKE_TIMEOUT = $$($(BIN)/python -c 'import lib.scale; print(lib.scale.cell_timeout("smoke"))')
 NBVAL := BOOK_SCALE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:randomly -p tools.nbval_outputs \
 	--nbval-save $(EXECUTED) -q
-test: $(STAMP) unit notebooks render browser
+test: $(STAMP) lint unit notebooks render browser
+
+## lint: ruff (pyproject.toml's rules) on the code and the notebooks.
+lint: $(STAMP)
+	$(BIN)/ruff check lib tests benchmarks tools _ext
 
 ## unit: in a random order (pytest-randomly), new each run unless RANDOM_SEED is given; the seed is printed.
 unit: $(STAMP)

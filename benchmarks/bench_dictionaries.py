@@ -28,7 +28,6 @@ import argparse
 import resource
 import time
 import tracemalloc
-
 from dataclasses import asdict, replace
 
 import numpy as np

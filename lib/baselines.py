@@ -26,9 +26,9 @@ from scipy import sparse
 
 from lib import _validate as check
 from lib import model as _model
-from lib.recovery import Recovery, recovery
 from lib import protocols
 from lib.estimators.gradient import _masked_csr
+from lib.recovery import Recovery, recovery
 from lib.training import Adam, Batch, Clock, batches, draw_batch, run_loop
 
 __all__ = ["Fit", "sklearn_dictionary", "arora_neural", "arora_step_size", "TopKAutoencoder", "topk_autoencoder"]

@@ -33,7 +33,7 @@ from lib import chapters as _chapters
 from lib import scale as _scale
 
 __all__ = ["Claim", "ClaimFailed", "SOURCES", "SOURCE_LABELS", "STATUSES", "STATUS_LABELS", "check", "counts", "load",
-           "markdown_cell", "markdown_table", "record", "results_dir", "use_chapter"]
+           "markdown_cell", "markdown_table", "results_dir", "use_chapter"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SOURCES = ("paper", "reconstruction", "book")
@@ -121,14 +121,17 @@ def check(claim_id: str, *, claim: str, criterion: str, measured: str, held: boo
     ------
     ClaimFailed
         If ``held`` is false and ``explanation`` is empty.
-    TypeError, ValueError
-        As :func:`record`, and ``ValueError`` when no chapter is given or set.
+    TypeError
+        If a text field is not a ``str`` or ``held``/``asymptotic`` is not a bool.
+    ValueError
+        If ``claim_id`` is malformed, ``source`` is not one of :data:`SOURCES`, a required text field
+        (``claim``, ``criterion``, ``measured``, ``label``) is empty, or no chapter is given or set.
     """
     if chapter is None:
         if "chapter" not in _CURRENT:
             raise ValueError("chapter must be given, or set once per chapter by lib.claims.use_chapter")
         chapter = _CURRENT["chapter"]
-    entry = record(claim_id, claim, source=source, criterion=criterion, measured=measured, held=held, chapter=chapter,
+    entry = _record(claim_id, claim, source=source, criterion=criterion, measured=measured, held=held, chapter=chapter,
                    label=label, paper=paper, asymptotic=asymptotic, explanation=explanation)
     if entry.status == "fails":
         raise ClaimFailed(f"claim {claim_id!r} did not hold: {claim}. Criterion: {criterion}. Measured: {measured}")
@@ -141,7 +144,7 @@ def results_dir() -> Path:
     return Path(root) if root else Path(__file__).resolve().parents[1] / "results"
 
 
-def record(
+def _record(
     claim_id: str, claim: str, *, source: str, criterion: str, measured: str, held: bool,
     chapter: str, label: str, paper: str = "", asymptotic: bool = False, explanation: str = "",
 ) -> Claim:

@@ -212,7 +212,8 @@ def resample_units(W: np.ndarray, units: np.ndarray, residuals: np.ndarray) -> n
 
 
 def split_units(W: np.ndarray, pairs: np.ndarray, seen: Activity) -> np.ndarray:
-    r"""``W`` with each unit ``i = pairs[j, 0]`` split in two: rows ``i`` and ``pairs[j, 1]`` become :math:`\|W_i\|\,u_\pm/\|u_\pm\|`, :math:`u_\pm = \hat W_i \pm d`.
+    r"""``W`` with each unit ``i = pairs[j, 0]`` split in two: rows ``i`` and ``pairs[j, 1]`` become
+    :math:`\|W_i\|\,u_\pm/\|u_\pm\|`, :math:`u_\pm = \hat W_i \pm d`.
 
     :math:`\hat W_i = W_i/\|W_i\|` and :math:`d` is the leading right singular vector of the residuals
     of the probe samples on which unit ``i`` fires.  A unit :math:`(a+b)/\sqrt2` that blends two atoms

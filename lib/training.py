@@ -30,7 +30,8 @@ from scipy import sparse
 from tqdm import tqdm  # text bars on stderr: an executed notebook stores no widget state
 
 from lib import _validate as check
-from lib import autoencoder, estimators, model as _model, protocols
+from lib import autoencoder, estimators, protocols
+from lib import model as _model
 from lib.protocols import Polish, Resample
 from lib.recovery import Recovery, align, column_distances, recovery
 
@@ -292,7 +293,8 @@ class History:
 
 @dataclass(frozen=True)
 class TrainingResult:
-    """The trained encoder ``W`` ``(h, n)``, its final :class:`~lib.recovery.Recovery`, the :class:`History`, and the wall (``seconds``) and CPU (``cpu_seconds``) time spent on updates (checkpoints excluded).
+    """The trained encoder ``W`` ``(h, n)``, its final :class:`~lib.recovery.Recovery`, the :class:`History`, and the wall
+    (``seconds``) and CPU (``cpu_seconds``) time spent on updates (checkpoints excluded).
 
     ``main`` is the result of the main run alone when a polish phase followed
     (:class:`lib.protocols.Polish`), else ``None``.

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from lib import autodiff, autoencoder as ae, model
+from lib import autodiff, model
+from lib import autoencoder as ae
 
 
 def _instance(rng, n=6, h=10, k=3, N=40, delta=0.4):

@@ -42,9 +42,9 @@ def test_check_takes_the_chapter_named_once():
 
 
 def test_record_round_trips_and_statuses():
-    claims.record("a-holds", "A claim", **VALID)
-    claims.record("b-consistent", "An asymptotic claim", **{**VALID, "asymptotic": True})
-    claims.record("c-differs", "A claim of the paper", **{**VALID, "source": "paper", "held": False, "explanation": "why"})
+    claims.check("a-holds", claim="A claim", **VALID)
+    claims.check("b-consistent", claim="An asymptotic claim", **{**VALID, "asymptotic": True})
+    claims.check("c-differs", claim="A claim of the paper", **{**VALID, "source": "paper", "held": False, "explanation": "why"})
     loaded = claims.load()
     assert [c.status for c in loaded] == ["holds", "consistent", "differs"]
     assert claims.counts(loaded) == {"paper": 1, "reconstruction": 0, "book": 2, "holds": 1, "consistent": 1, "differs": 1, "fails": 0}
@@ -55,16 +55,16 @@ def test_record_requires_non_empty_text(field):
     kwargs = {**VALID, "claim": "A claim"}
     kwargs[field] = "  "
     with pytest.raises(ValueError, match=field):
-        claims.record("x", **kwargs)
+        claims.check("x", **kwargs)
 
 
 def test_record_rejects_bad_source_and_flags():
     with pytest.raises(ValueError, match="source"):
-        claims.record("x", "A claim", **{**VALID, "source": "v1"})
+        claims.check("x", claim="A claim", **{**VALID, "source": "v1"})
     with pytest.raises(TypeError, match="held"):
-        claims.record("x", "A claim", **{**VALID, "held": 1})
+        claims.check("x", claim="A claim", **{**VALID, "held": 1})
     with pytest.raises(TypeError, match="criterion"):
-        claims.record("x", "A claim", **{**VALID, "criterion": None})
+        claims.check("x", claim="A claim", **{**VALID, "criterion": None})
 
 
 def test_markdown_cell_keeps_math_and_escapes_markup():
@@ -75,7 +75,7 @@ def test_markdown_cell_keeps_math_and_escapes_markup():
 
 
 def test_markdown_table_has_one_row_per_claim_with_every_column():
-    claims.record("a-holds", "A claim with $x^*$", **VALID)
+    claims.check("a-holds", claim="A claim with $x^*$", **VALID)
     table = claims.markdown_table(claims.load()).splitlines()
     assert len(table) == 3
     assert table[0].count("|") == 8 and table[2].count(" | ") == 6

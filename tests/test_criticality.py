@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from lib import autoencoder, estimators, expectation, model
-from lib.experiments import criticality as ex
 from lib.estimators.statistics import _rms_statistics
+from lib.experiments import criticality as ex
 from lib.theory import criticality as th
 
 M1, M2 = ex.uniform_moments(1.0, 2.0)

@@ -5,7 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from lib import autoencoder as ae, model
+from lib import autoencoder as ae
+from lib import model
 from lib.expectation import expected_proxy_gradient, inclusion_probabilities, proxy_decomposition
 
 LOW, HIGH = 0.5, 2.0

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from lib import autodiff, autoencoder as ae, execution, hessian, model
+from lib import autodiff, execution, hessian, model
+from lib import autoencoder as ae
 from lib.experiments import hessian as hx
 from lib.experiments.training import Tier
 

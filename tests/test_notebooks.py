@@ -43,7 +43,10 @@ def test_notebook_ends_with_hidden_checks(path):
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     last = code[-1]
     assert "remove-cell" in last.get("metadata", {}).get("tags", []), f"{path.name}: last code cell is not a remove-cell check"
-    assert "assert" in "".join(last["source"]), f"{path.name}: the check cell asserts nothing"
+    source = "".join(last["source"])
+    assert "lib.claims.check(" in source or "assert" in source, f"{path.name}: the check cell checks nothing"
+    assert "def record" not in source and "claims.record(" not in source, (
+        f"{path.name}: claims go through lib.claims.check (one call, keyword-only), not a local wrapper or record")
 
 
 def test_toc_lists_existing_files_and_every_page():
@@ -167,3 +170,20 @@ def test_no_scale_banner(path):
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
         assert 'print(f"BOOK_SCALE' not in "".join(cell["source"]), f"{path.name}: a cell prints the scale"
+
+
+_PRIVATE_NOTES = re.compile(r"\b(MATH|DESIGN|DICTIONARIES|ESTIMATORS|BASELINES)\.md\b")
+
+
+def test_references_resolve():
+    """What the book and the code cite is in the book: no developers' notes, and every "appendix §N" is a
+    section ``app-math-N`` of the appendix (book/90_reconstruction.md)."""
+    appendix = (ROOT / "book" / "90_reconstruction.md").read_text()
+    files = [p for folder in ("lib", "tests", "benchmarks", "tools", "_ext", "book") for p in (ROOT / folder).rglob("*")
+             if p.suffix in (".py", ".md", ".ipynb") and p.name != "test_notebooks.py"]
+    for path in files:
+        text = path.read_text()
+        assert not _PRIVATE_NOTES.search(text), f"{path.relative_to(ROOT)} cites {_PRIVATE_NOTES.search(text).group(0)}, which readers do not have"
+        for section in re.findall(r"appendix §(\d+(?:\.\d+)?)", text):
+            label = "app-math-" + section.replace(".", "-")
+            assert f"({label})=" in appendix, f"{path.relative_to(ROOT)} cites appendix §{section}, which has no label {label}"

@@ -181,8 +181,9 @@ def test_ablation_task_is_deterministic_and_validated():
     params = dict(tier=TIER, steps=20, batch_size=64, eval_size=128)
     for protocol in rs.PROTOCOLS:
         row = rs.ablation_task(0, protocol=protocol, **params)
-        polished = {"frac99_before", "mcc_before", "dead_before", "cpu_seconds_before", "cosines_before", "misses_before", "near_before", "lowest_before", "false_eps_before",
-                    "false_raised_before", "near_atoms_before", "near_after"} if protocol.endswith("polish") else set()
+        polished = {"frac99_before", "mcc_before", "dead_before", "cpu_seconds_before", "cosines_before", "misses_before",
+                    "near_before", "lowest_before", "false_eps_before", "false_raised_before", "near_atoms_before",
+                    "near_after"} if protocol.endswith("polish") else set()
         assert set(row) == {"tier", "protocol", "seed", "frac99", "mcc", "dead", "cpu_seconds", "cosines"} | polished
         assert 0 <= row["frac99"] <= 1
     first, again = (rs.ablation_task(1, protocol="resample + split", **params) for _ in range(2))

@@ -22,7 +22,7 @@ from scipy import sparse
 
 from lib import _validate as check
 from lib import autoencoder
-from lib.estimators.structure import GradientStructure, accumulate, _codes
+from lib.estimators.structure import GradientStructure, _codes, accumulate
 
 __all__ = ["structured_gradient"]
 

@@ -52,7 +52,8 @@ ROW_ENTRIES = 1 << 22  # entries of a block of W built at once (32 MB)
 
 
 def make_dictionary(family: str, h: int, rng: np.random.Generator):
-    r"""A dictionary of ``family`` with ``h`` atoms: Kerdock (:math:`n = h/4`, randomised), identity + Hadamard (:math:`n = h/2`, randomised), or Gaussian (:math:`n = h/4`).
+    r"""A dictionary of ``family`` with ``h`` atoms: Kerdock (:math:`n = h/4`, randomised), identity + Hadamard (:math:`n
+    = h/2`, randomised), or Gaussian (:math:`n = h/4`).
 
     Kerdock frames of four bases exist for :math:`n = 2^{m+1}`, :math:`m` odd, :math:`n \ge 16`
     (:data:`KERDOCK_H`), identity + Hadamard for :math:`n` a power of 2, the Gaussian family for ``h``

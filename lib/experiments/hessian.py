@@ -23,7 +23,8 @@ from scipy.optimize import minimize, newton_krylov
 from threadpoolctl import threadpool_limits
 
 from lib import _validate as check
-from lib import autoencoder, expectation, hessian, model as _model, training
+from lib import autoencoder, expectation, hessian, training
+from lib import model as _model
 from lib.experiments.training import Tier, norm_fixed_point
 
 __all__ = [
@@ -284,7 +285,9 @@ class Stationary:
 
 def stationary_task(rng: np.random.Generator, *, n: int, h: int, k: int, eps: float, N: int, fit_N: int, sets: int,
                     gtol: float = 1e-4, proxy: bool = False) -> Stationary:
-    r"""Draw a model of size ``Tier(n, h, k, eps)``, find :math:`W^\dagger` and :math:`\hat W` (fitted on ``fit_N`` samples), measure the spectrum at :math:`\hat W` (and at :math:`W^\dagger` with ``proxy``) on ``sets`` sets of ``N`` samples."""
+    r"""Draw a model of size ``Tier(n, h, k, eps)``, find :math:`W^\dagger` and :math:`\hat W` (fitted on ``fit_N``
+    samples), measure the spectrum at :math:`\hat W` (and at :math:`W^\dagger` with ``proxy``) on ``sets`` sets of ``N``
+    samples."""
     tier = _tier(n, h, k, eps)
     N, fit_N = check.loop_count(N, "N"), check.loop_count(fit_N, "fit_N")
     sets = check.loop_count(sets, "sets", minimum=2)

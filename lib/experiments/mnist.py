@@ -313,5 +313,6 @@ def sweep(
 
 def _fit_task(train: mnist.Digits, test: mnist.Digits, _: np.random.Generator, *, stream: dict, data: str,
               **options) -> Fit:
-    """One net of :func:`sweep`: :func:`fit` on a generator resumed from ``stream`` (the stream :mod:`lib.execution` derives is not used; ``data`` names the images)."""
+    """One net of :func:`sweep`: :func:`fit` on a generator resumed from ``stream`` (the stream :mod:`lib.execution`
+    derives is not used; ``data`` names the images)."""
     return fit(train, test, rng=execution.resume(stream), **options)

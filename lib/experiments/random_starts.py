@@ -27,8 +27,9 @@ from lib import autoencoder, baselines, execution, protocols, training
 from lib.experiments.training import ARORA_TARGET, DECAY_FROM, LR, LR_END, TOPK_LR, Tier, _one_blas_thread, norm_fixed_point, starts
 from lib.recovery import Recovery, recovery
 
-__all__ = ["PROTOCOLS", "METHODS", "near_misses", "ablation_task", "with_unpolished", "ablation_tasks", "ablation_table", "sample_memory", "min_samples_task", "recovery_curve", "misses_at_cap",
-           "min_samples_tasks", "fit_exponent", "run_tasks"]
+__all__ = ["PROTOCOLS", "METHODS", "near_misses", "ablation_task", "with_unpolished", "ablation_tasks", "ablation_table",
+           "sample_memory", "min_samples_task", "recovery_curve", "misses_at_cap", "min_samples_tasks", "fit_exponent",
+           "run_tasks"]
 
 WIDTH = 1.5  # hidden units per atom of the "wider layer" protocol
 SKLEARN_EPOCHS = 10  # at most this many passes of scikit-learn over a training set (its cost grows with passes × N)
@@ -237,7 +238,8 @@ def with_unpolished(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def ablation_tasks(tiers: Sequence[Mapping[str, Any]], seeds: int, *, steps: int, batch_size: int, eval_size: int,
                    protocols_: Sequence[str] = PROTOCOLS, first_seed: int = 0) -> list[dict[str, Any]]:
-    """The task list of the ablation: every tier × protocol × seed ``first_seed .. first_seed + seeds - 1`` (a tier's own ``"protocols"`` list replaces ``protocols_``)."""
+    """The task list of the ablation: every tier × protocol × seed ``first_seed .. first_seed + seeds - 1`` (a tier's own
+    ``"protocols"`` list replaces ``protocols_``)."""
     for t in _mappings(tiers, "tiers"):
         _tier({k: v for k, v in t.items() if k != "protocols"})
         for p in t.get("protocols", ()):
@@ -298,7 +300,8 @@ def _fit_on(method: str, model: Any, W0: np.ndarray, data: training.Batch, eps: 
 
 
 def sample_memory(h: int, ratio: float, k: int, max_factor: float) -> float:
-    r"""Bytes of the sample pool of :func:`min_samples_task`: :math:`\mathrm{max\_factor}\cdot h` samples, each ``k`` codes and :math:`n = \mathrm{ratio}\cdot h` signal entries."""
+    r"""Bytes of the sample pool of :func:`min_samples_task`: :math:`\mathrm{max\_factor}\cdot h` samples, each ``k``
+    codes and :math:`n = \mathrm{ratio}\cdot h` signal entries."""
     h = check.integer(h, "h", minimum=1)
     n = int(round(check.real(ratio, "ratio", minimum=0.0, maximum=1.0, strict_min=True) * h))
     return 8.0 * check.real(max_factor, "max_factor", minimum=1.0) * h * (2 * check.integer(k, "k", minimum=1) + n)

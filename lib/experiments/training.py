@@ -30,7 +30,8 @@ from scipy.optimize import brentq
 from threadpoolctl import threadpool_limits
 
 from lib import _validate as check
-from lib import autoencoder, baselines, execution, model as _model, training
+from lib import autoencoder, baselines, execution, training
+from lib import model as _model
 from lib.recovery import recovery
 
 __all__ = [
@@ -126,7 +127,8 @@ def init_name(delta: float | None) -> str:
 
 
 def starts(model: _model.SparseCodingModel, deltas: Sequence[float], rng: np.random.Generator) -> dict[str, np.ndarray]:
-    r"""Starting encoders ``(h, n)``: rows at distance exactly :math:`\delta_0` from the columns of :math:`A^*` (:func:`lib.model.perturb_columns`), then random unit rows."""
+    r"""Starting encoders ``(h, n)``: rows at distance exactly :math:`\delta_0` from the columns of :math:`A^*`
+    (:func:`lib.model.perturb_columns`), then random unit rows."""
     check.of_type(model, "model", _model.SparseCodingModel)
     if not (isinstance(deltas, Sequence) and not isinstance(deltas, str) and len(deltas) == 0):  # none: random only
         check.real_sequence(deltas, "deltas", minimum=0.0)
@@ -500,7 +502,8 @@ def bias_sweep(
     steps_near: int, steps_random: int, batch_size: int, eval_size: int, lr: float = LR, lr_end: float = LR_END,
     decay_from: float = DECAY_FROM, progress: bool = True,
 ) -> BiasSweep:
-    r"""Train from a start at :math:`\delta_0 =` ``delta`` and from a random start with each fixed bias in ``eps_values``, then with a bias ramped linearly from ``ramp[0]`` to ``ramp[1]`` over the run.
+    r"""Train from a start at :math:`\delta_0 =` ``delta`` and from a random start with each fixed bias in ``eps_values``,
+    then with a bias ramped linearly from ``ramp[0]`` to ``ramp[1]`` over the run.
 
     Also evaluates Theorem 3.1's own bias at the near start: how many units fire and how large the
     gradient is there.
