@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import hashlib
 import inspect
 import json
@@ -66,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import lib
@@ -81,6 +83,7 @@ __all__ = [
     "generator_state",
     "resume",
     "map_tasks",
+    "one_blas_thread",
 ]
 
 WORKERS_ENV = "BOOK_WORKERS"
@@ -153,6 +156,24 @@ class Backend:
         if self.memory_limit is not None:
             return self.memory_limit
         return _machine_memory() // (self.workers or 1)
+
+
+def one_blas_thread(function: Callable) -> Callable:
+    """Decorate a task function so that it runs with BLAS limited to one thread.
+
+    The sweeps' tasks run one per core (serially or on Dask workers); a task's matrix products on
+    several BLAS threads would only oversubscribe the cores, and on small matrices cost more than
+    they save.
+    """
+    if not callable(function):
+        raise TypeError(f"function must be callable, got {type(function).__name__}")
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 def _machine_memory() -> int:

@@ -1071,6 +1071,8 @@ def _(): return {"W": instance()["W"], "A": instance()["A"], "k": 2, "eps": 0.5,
 
 
 # dask-routing
+@example("lib.execution.one_blas_thread")
+def _(): return {"function": len}
 @example("lib.execution.generator_state")
 def _(): return {"rng": rng()}
 @example("lib.execution.resume")

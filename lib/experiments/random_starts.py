@@ -24,7 +24,7 @@ from scipy import stats
 
 from lib import _validate as check
 from lib import autoencoder, baselines, execution, protocols, training
-from lib.experiments.training import ARORA_TARGET, DECAY_FROM, LR, LR_END, TOPK_LR, Tier, _one_blas_thread, norm_fixed_point, starts
+from lib.experiments.training import ARORA_TARGET, DECAY_FROM, LR, LR_END, TOPK_LR, Tier, norm_fixed_point, starts
 from lib.recovery import Recovery, recovery
 
 __all__ = ["PROTOCOLS", "METHODS", "near_misses", "ablation_task", "with_unpolished", "ablation_tasks", "ablation_table",
@@ -146,7 +146,7 @@ def _autoencoder_options(protocol: str, model: Any, W0: np.ndarray, eps: float, 
     raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
 
 
-@_one_blas_thread
+@execution.one_blas_thread
 def ablation_task(seed: int, *, tier: Mapping[str, Any], protocol: str, steps: int, batch_size: int,
                   eval_size: int) -> dict[str, Any]:
     r"""Train from a random start with ``protocol`` on a fresh instance ``tier`` drawn from ``seed``.
@@ -307,7 +307,7 @@ def sample_memory(h: int, ratio: float, k: int, max_factor: float) -> float:
     return 8.0 * check.real(max_factor, "max_factor", minimum=1.0) * h * (2 * check.integer(k, "k", minimum=1) + n)
 
 
-@_one_blas_thread
+@execution.one_blas_thread
 def min_samples_task(seed: int, *, h: int, ratio: float, k: int, eps: float, method: str, delta: float, steps: int,
                      batch_size: int, start_factor: float, max_factor: float) -> dict[str, Any]:
     r"""The smallest training-set size :math:`N^*` at which ``method`` recovers 99 % of the atoms.

@@ -20,14 +20,12 @@ waiting for a core cost more CPU time than they save (measured: 10 ms against 31
 
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
-from threadpoolctl import threadpool_limits
 
 from lib import _validate as check
 from lib import autoencoder, baselines, execution, training
@@ -63,20 +61,6 @@ TOPK_LR = 3e-3
 GD_LR = 10.0
 METHODS = ("tied ReLU AE (ours)", "Arora et al. 2015", "TopK SAE", "sklearn MBDL")
 METRICS = ("frac99", "mcc", "max_dist", "cpu_seconds")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _one_blas_thread(function: F) -> F:
-    """Run ``function`` with BLAS limited to one thread (see the module docstring)."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with threadpool_limits(limits=1, user_api="blas"):
-            return function(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
 
 # --------------------------------------------------------------------------- set-up
 @dataclass(frozen=True)
@@ -240,7 +224,7 @@ class Comparison:
         return pd.DataFrame(rows)
 
 
-@_one_blas_thread
+@execution.one_blas_thread
 def compare(
     tier: Tier, rng: np.random.Generator, *, seeds: int, deltas: Sequence[float], steps_near: int,
     steps_random: int, batch_size: int, sklearn_samples: int, sklearn_epochs: int, eval_size: int,
@@ -283,7 +267,7 @@ def compare(
     return Comparison(tuple(run for run, _ in results), histories)
 
 
-@_one_blas_thread
+@execution.one_blas_thread
 def _compare_task(_: np.random.Generator, *, tier: dict, seed: int, stream: dict, deltas: list[float], init: str,
                   method: str, steps: int, options: dict) -> tuple[Run, training.History | None]:
     """One run of :func:`compare`: ``method`` from start ``init`` of seed ``seed``, whose draws come from ``stream``.
@@ -384,7 +368,7 @@ def _check_run(tier: Tier, rng: np.random.Generator, *, batch_size: int, eval_si
     check.flag(progress, "progress")
 
 
-@_one_blas_thread
+@execution.one_blas_thread
 def _train_task(_: np.random.Generator, *, tier: dict, stream: dict, delta: float, eval_size: int, run: int, init: str,
                 bias: float | list[float] | None, unit: bool, train: dict) -> dict[str, float]:
     """Run number ``run`` of :func:`far_start`, :func:`bias_sweep` or :func:`sample_sweep`: the autoencoder from start ``init``.
@@ -440,7 +424,7 @@ class FarStart:
     unit_frac99: float
 
 
-@_one_blas_thread
+@execution.one_blas_thread
 def far_start(tier: Tier, rng: np.random.Generator, *, delta: float, steps: int, batch_size: int, eval_size: int,
               lr: float = LR, lr_end: float = LR_END, decay_from: float = DECAY_FROM, progress: bool = True) -> FarStart:
     r"""Separate direction from scale at a far start :math:`W^0_i = A^*_i + \delta_0 g_i/\|g_i\|`.
@@ -496,7 +480,7 @@ class BiasSweep:
     theory_grad_norm: float
 
 
-@_one_blas_thread
+@execution.one_blas_thread
 def bias_sweep(
     tier: Tier, rng: np.random.Generator, *, eps_values: Sequence[float], ramp: Sequence[float], delta: float,
     steps_near: int, steps_random: int, batch_size: int, eval_size: int, lr: float = LR, lr_end: float = LR_END,
@@ -561,7 +545,7 @@ class SampleSweep:
     fresh_samples: int
 
 
-@_one_blas_thread
+@execution.one_blas_thread
 def sample_sweep(
     tier: Tier, rng: np.random.Generator, *, sizes: Sequence[int], delta: float, steps: int, batch_size: int,
     eval_size: int, lr: float = LR, lr_end: float = LR_END, decay_from: float = DECAY_FROM, gd_lr: float = GD_LR,
