@@ -44,7 +44,7 @@ NBVAL := BOOK_SCALE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-en
 	--nbval-save $(EXECUTED) -q
 test: $(STAMP) lint unit notebooks render browser
 
-## lint: ruff (pyproject.toml's rules) on the code and the notebooks.
+## lint: ruff (pyproject.toml's rules) on the code (the notebooks are not linted yet).
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests benchmarks tools _ext
 

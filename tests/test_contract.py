@@ -21,6 +21,7 @@ traceback), never a refusal of a numpy integer that the same Python integer pass
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import math
@@ -148,6 +149,20 @@ def _alarm(signum, frame):  # noqa: ARG001
     raise _Timeout
 
 
+@contextlib.contextmanager
+def _hang_guard(failure: str) -> Iterator[None]:
+    """Interrupt the body after ``HANG_SECONDS`` (a last resort: an exception raised into arbitrary code) and fail with ``failure``."""
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS)
+    try:
+        yield
+    except _Timeout:
+        pytest.fail(failure)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @pytest.mark.parametrize(("key", "param", "category"), list(_cases()))
 def test_bad_input_is_refused(key: str, param: str, category: str) -> None:
     # A fresh settings object per case: one module-level settings decorating ~2,000 parametrized cases
@@ -160,17 +175,12 @@ def _refuses(key: str, param: str, category: str, data) -> None:
     kwargs = example.kwargs()
     bad = data.draw(ex.STRATEGIES[category](kwargs[param]), label=f"{param} ({category})")
     kwargs[param] = bad
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS)
     tracemalloc.start()
     try:
-        with pytest.raises((ValueError, TypeError)) as info:
-            _call(key, kwargs)
-    except _Timeout:
-        pytest.fail(f"{key}({param}={bad!r}) ran for more than {HANG_SECONDS} s instead of refusing it")
+        with _hang_guard(f"{key}({param}={bad!r}) ran for more than {HANG_SECONDS} s instead of refusing it"):
+            with pytest.raises((ValueError, TypeError)) as info:
+                _call(key, kwargs)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     message = str(info.value)
@@ -218,15 +228,8 @@ def test_plausible_values_are_honoured_or_refused(key: str, param: str) -> None:
 
 
 def _guarded(key: str, kwargs: dict, label: str) -> object:
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS)
-    try:
+    with _hang_guard(f"{key}({label}) ran for more than {HANG_SECONDS} s"):
         return _call(key, kwargs)
-    except _Timeout:
-        pytest.fail(f"{key}({label}) ran for more than {HANG_SECONDS} s")
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _honours(key: str, param: str, data) -> None:

@@ -45,7 +45,7 @@ def _cell_seconds(cell: nbformat.NotebookNode) -> float | None:
     start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
     if not (start and end):
         return None
-    return (datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
 def _describe(nb: nbformat.NotebookNode, index: int | None) -> str:
@@ -134,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = [o for o in outcomes if o.error]
     for outcome in failed:
         print(f"execute: FAILED {outcome.error}", file=sys.stderr, flush=True)
-    if failed or len(outcomes) < len(args.notebooks) + len(args.after):
-        not_run = len(args.notebooks) + len(args.after) - len(outcomes)
+    not_run = len(args.notebooks) + len(args.after) - len(outcomes)
+    if failed or not_run:
         print(f"execute: {len(failed)} chapter(s) failed" + (f", {not_run} not run" if not_run else "")
               + "; the book is not built", file=sys.stderr, flush=True)
         return 1

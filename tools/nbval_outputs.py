@@ -27,7 +27,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-LIVE_TAG = "skip-execution"
+from tools.execute_chapters import LIVE_TAG
+
 _RUNS: dict[str, dict] = {}  # notebook path -> {"items": [...], "failed": bool}
 
 
