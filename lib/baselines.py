@@ -127,7 +127,7 @@ def sklearn_dictionary(
     A = check.matrix(A, "A")
     Y = check.matrix(Y, "Y", shape=(A.shape[0], None), match="A")
     h = A.shape[1]
-    init = None if W0 is None else check.matrix(W0, "W0", shape=(h, A.shape[0]))
+    init = None if W0 is None else check.matrix(W0, "W0", shape=(h, A.shape[0])).copy()  # scikit-learn writes into dict_init
     learner = MiniBatchDictionaryLearning(
         n_components=h, alpha=check.real(alpha, "alpha", minimum=0.0, strict_min=True), fit_algorithm="cd",
         positive_code=True, transform_algorithm="lasso_cd", transform_alpha=alpha,

@@ -137,6 +137,9 @@ def spectrum_task(rng: np.random.Generator, *, W: np.ndarray, model: _model.Spar
     split = check.flag(split, "split")
     Y = training.draw_batch(model, N, rng).Y
     live = np.flatnonzero(np.any(W @ Y - eps > 0, axis=1))
+    if live.size == 0:
+        raise ValueError(f"no unit of W fires on the N={N} signals at eps={eps}: the Hessian there is zero; draw more signals (N) "
+                         "or lower eps")
     op = hessian.HessianOperator(W, Y, eps, rows=live)
     low = hessian.extremes(op, rng, which="SA", tol=tol, ncv=min(ncv, op.shape[0] - 1))
     high = hessian.extremes(op, rng, which="LA", tol=tol)
