@@ -9,7 +9,8 @@ summary page is generated from what the chapters computed in the same build, nev
 Vocabulary
 ----------
 source
-    ``"paper"`` (the paper's own text says it), ``"reconstruction"`` (a step or constant the book
+    ``"paper"`` (the paper's arXiv text says it), ``"isit"`` (the abstract of its published ISIT
+    version says it, the arXiv text does not), ``"reconstruction"`` (a step or constant the book
     reconstructs where the paper's mathematics was lost, see the appendix), ``"book"`` (this book's
     own finding or inference).
 status
@@ -17,6 +18,19 @@ status
     asymptotic statement: consistent at the sizes tested, not proven), ``"differs"`` (did not hold;
     the chapter explains why and asserts its explanation) and ``"fails"`` (did not hold, unexplained:
     the chapter's assert then fails the build).
+hypotheses
+    Whether the run satisfies the hypotheses of the statement the claim cites: ``"met"``,
+    ``"not met: <which condition>"`` or ``"n/a"`` (an empirical claim, or a statement without
+    hypotheses).  A check run outside its statement's hypotheses is not evidence for that statement:
+    its source must be ``"book"`` (:func:`check` refuses anything else).
+margin
+    How close the measurement came to the criterion's threshold, in words and numbers ("0.52 of the
+    bound, criterion < 1"; "z = 3.4, criterion z > 2"), so a reader sees a near miss.
+verdict
+    What the claim says about the paper, separate from whether the check passed (:data:`VERDICTS`):
+    ``"reproduced"``, ``"not reproduced"``, ``"beyond the paper"`` (a question the paper does not
+    ask), ``"not testable"`` (the paper's text does not give enough to test it) or ``"method"`` (a
+    check of the book's own machinery, no bearing on the paper).
 """
 
 from __future__ import annotations
@@ -32,12 +46,14 @@ from lib import _validate as valid
 from lib import chapters as _chapters
 from lib import scale as _scale
 
-__all__ = ["Claim", "ClaimFailed", "SOURCES", "SOURCE_LABELS", "STATUSES", "STATUS_LABELS", "check", "counts", "load",
-           "markdown_cell", "markdown_table", "results_dir", "use_chapter"]
+__all__ = ["Claim", "ClaimFailed", "SOURCES", "SOURCE_LABELS", "STATUSES", "STATUS_LABELS", "VERDICTS", "VERDICT_LABELS",
+           "check", "counts", "load", "markdown_cell", "markdown_table", "results_dir", "use_chapter"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-SOURCES = ("paper", "reconstruction", "book")
+SOURCES = ("paper", "isit", "reconstruction", "book")
 STATUSES = ("holds", "consistent", "differs", "fails")
+VERDICTS = ("reproduced", "not reproduced", "beyond the paper", "not testable", "method")
+_NOT_MET = "not met: "
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,8 @@ class Claim:
         MyST label of the section that shows the evidence.
     scale : str
         The ``BOOK_SCALE`` it was measured at.
+    hypotheses, margin, verdict : str
+        See the module docstring.
     """
 
     claim_id: str
@@ -84,6 +102,9 @@ class Claim:
     chapter: str
     label: str
     scale: str
+    hypotheses: str
+    margin: str
+    verdict: str
     explanation: str = ""
 
     @property
@@ -111,7 +132,8 @@ def use_chapter(chapter: str) -> str:
 
 
 def check(claim_id: str, *, claim: str, criterion: str, measured: str, held: bool, source: str, label: str,
-          chapter: str | None = None, paper: str = "", asymptotic: bool = False, explanation: str = "") -> Claim:
+          hypotheses: str, margin: str, verdict: str, chapter: str | None = None, paper: str = "", asymptotic: bool = False,
+          explanation: str = "") -> Claim:
     """Record one claim (see :class:`Claim` for the fields) and fail unless it held or is explained.
 
     ``chapter`` defaults to the one named by :func:`use_chapter`.  A claim that did not hold is
@@ -124,15 +146,19 @@ def check(claim_id: str, *, claim: str, criterion: str, measured: str, held: boo
     TypeError
         If a text field is not a ``str`` or ``held``/``asymptotic`` is not a bool.
     ValueError
-        If ``claim_id`` is malformed, ``source`` is not one of :data:`SOURCES`, a required text field
-        (``claim``, ``criterion``, ``measured``, ``label``) is empty, or no chapter is given or set.
+        If ``claim_id`` is malformed, ``source`` is not one of :data:`SOURCES`, ``verdict`` not one of
+        :data:`VERDICTS`, ``hypotheses`` not ``"met"``, ``"n/a"`` or ``"not met: <condition>"``, a
+        claim outside its statement's hypotheses is credited to the paper or a reconstruction, a
+        ``"reproduced"`` claim did not hold, a required text field (``claim``, ``criterion``,
+        ``measured``, ``label``, ``margin``) is empty, or no chapter is given or set.
     """
     if chapter is None:
         if "chapter" not in _CURRENT:
             raise ValueError("chapter must be given, or set once per chapter by lib.claims.use_chapter")
         chapter = _CURRENT["chapter"]
     entry = _record(claim_id, claim, source=source, criterion=criterion, measured=measured, held=held, chapter=chapter,
-                   label=label, paper=paper, asymptotic=asymptotic, explanation=explanation)
+                   label=label, paper=paper, asymptotic=asymptotic, explanation=explanation, hypotheses=hypotheses,
+                   margin=margin, verdict=verdict)
     if entry.status == "fails":
         raise ClaimFailed(f"claim {claim_id!r} did not hold: {claim}. Criterion: {criterion}. Measured: {measured}")
     return entry
@@ -145,8 +171,8 @@ def results_dir() -> Path:
 
 
 def _record(
-    claim_id: str, claim: str, *, source: str, criterion: str, measured: str, held: bool,
-    chapter: str, label: str, paper: str = "", asymptotic: bool = False, explanation: str = "",
+    claim_id: str, claim: str, *, source: str, criterion: str, measured: str, held: bool, chapter: str, label: str,
+    hypotheses: str, margin: str, verdict: str, paper: str = "", asymptotic: bool = False, explanation: str = "",
 ) -> Claim:
     """Write one claim to the ledger and return it (see :class:`Claim` for the fields).
 
@@ -155,8 +181,7 @@ def _record(
     TypeError
         If a text field is not a ``str`` or ``held``/``asymptotic`` is not a bool.
     ValueError
-        If ``claim_id`` is malformed, ``source`` is not one of :data:`SOURCES`, or a required text
-        field (``claim``, ``criterion``, ``measured``, ``chapter``, ``label``) is empty.
+        As :func:`check` (every field checked before anything is written).
     """
     valid.text(claim_id, "claim_id")
     if not _ID.match(claim_id):
@@ -164,16 +189,32 @@ def _record(
     valid.text(source, "source")
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
-    for name, value in (("claim", claim), ("criterion", criterion), ("measured", measured), ("chapter", chapter), ("label", label)):
+    for name, value in (("claim", claim), ("criterion", criterion), ("measured", measured), ("chapter", chapter), ("label", label),
+                        ("margin", margin)):
         valid.text(value, name)
     for name, value in (("paper", paper), ("explanation", explanation)):
         valid.text(value, name, allow_empty=True)
-    entry = Claim(claim_id, claim, source, criterion, measured, paper, valid.flag(held, "held"),
-                  valid.flag(asymptotic, "asymptotic"), chapter, label, _scale.current().name, explanation)
+    held = valid.flag(held, "held")
+    _audit(source, held, valid.text(hypotheses, "hypotheses"), valid.text(verdict, "verdict"))
+    entry = Claim(claim_id, claim, source, criterion, measured, paper, held, valid.flag(asymptotic, "asymptotic"), chapter,
+                  label, _scale.current().name, hypotheses, margin, verdict, explanation)
     folder = results_dir() / "claims"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{claim_id}.json").write_text(json.dumps(asdict(entry), indent=1))
     return entry
+
+
+def _audit(source: str, held: bool, hypotheses: str, verdict: str) -> None:
+    """Refuse a record whose audit fields contradict each other (see the module docstring)."""
+    if hypotheses not in ("met", "n/a") and not (hypotheses.startswith(_NOT_MET) and hypotheses[len(_NOT_MET):].strip()):
+        raise ValueError(f"hypotheses must be 'met', 'n/a' or '{_NOT_MET}<which condition>', got {hypotheses!r}")
+    if hypotheses.startswith(_NOT_MET) and source != "book":
+        raise ValueError(f"source must be 'book' for a check run outside the hypotheses of the statement it cites "
+                         f"({hypotheses!r}): it is this book's observation, not evidence for the paper's statement; got {source!r}")
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}; got {verdict!r}")
+    if verdict == "reproduced" and not held:
+        raise ValueError("verdict 'reproduced' needs a check that held (held=True); a claim that did not hold is 'not reproduced'")
 
 
 def load() -> list[Claim]:
@@ -183,7 +224,9 @@ def load() -> list[Claim]:
     return sorted(claims, key=lambda c: (c.chapter, c.claim_id))
 
 
-SOURCE_LABELS = {"paper": "the paper's text", "reconstruction": "reconstruction", "book": "this book"}
+SOURCE_LABELS = {"paper": "the paper (arXiv text)", "isit": "the ISIT abstract", "reconstruction": "reconstruction", "book": "this book"}
+VERDICT_LABELS = {"reproduced": "reproduced", "not reproduced": "not reproduced", "beyond the paper": "beyond the paper",
+                  "not testable": "not testable from the text", "method": "the book's method"}
 STATUS_LABELS = {"holds": "✓ holds", "consistent": "≈ consistent at the sizes tested",
                  "differs": "≠ differs (explained)", "fails": "✗ fails"}
 _MATH = re.compile(r"(\$\$.+?\$\$|\$[^$]+\$)")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from hypothesis import strategies as st
@@ -1077,3 +1079,9 @@ def _(): return {"function": len}
 def _(): return {"rng": rng()}
 @example("lib.execution.resume")
 def _(): return {"state": lib.execution.generator_state(rng())}
+
+
+# Examples kept beside the chapter they serve (``contract_examples_<module>.py``, each importing ``example``
+# and the shared fixtures from here): registered when this module is imported.
+for _path in sorted(Path(__file__).parent.glob("contract_examples_*.py")):
+    importlib.import_module(_path.stem)

@@ -5,7 +5,7 @@ import pytest
 import lib.claims as claims
 
 VALID = dict(source="book", criterion="the value is below 1", measured="0.5", held=True, chapter="book/01_model",
-             label="sec-model-coherence")
+             label="sec-model-coherence", hypotheses="n/a", margin="0.5 of the threshold 1", verdict="beyond the paper")
 
 
 @pytest.fixture(autouse=True)
@@ -47,10 +47,10 @@ def test_record_round_trips_and_statuses():
     claims.check("c-differs", claim="A claim of the paper", **{**VALID, "source": "paper", "held": False, "explanation": "why"})
     loaded = claims.load()
     assert [c.status for c in loaded] == ["holds", "consistent", "differs"]
-    assert claims.counts(loaded) == {"paper": 1, "reconstruction": 0, "book": 2, "holds": 1, "consistent": 1, "differs": 1, "fails": 0}
+    assert claims.counts(loaded) == {"paper": 1, "isit": 0, "reconstruction": 0, "book": 2, "holds": 1, "consistent": 1, "differs": 1, "fails": 0}
 
 
-@pytest.mark.parametrize("field", ["criterion", "measured", "claim", "label"])
+@pytest.mark.parametrize("field", ["criterion", "measured", "claim", "label", "margin"])
 def test_record_requires_non_empty_text(field):
     kwargs = {**VALID, "claim": "A claim"}
     kwargs[field] = "  "
@@ -65,6 +65,23 @@ def test_record_rejects_bad_source_and_flags():
         claims.check("x", claim="A claim", **{**VALID, "held": 1})
     with pytest.raises(TypeError, match="criterion"):
         claims.check("x", claim="A claim", **{**VALID, "criterion": None})
+
+
+def test_audit_fields_are_checked_against_each_other():
+    """A check outside its statement's hypotheses is the book's observation; a "reproduced" claim held."""
+    assert claims.check("a-outside", claim="A claim", **{**VALID, "hypotheses": "not met: p < nu"}).hypotheses.startswith("not met")
+    for source in ("paper", "reconstruction"):
+        with pytest.raises(ValueError, match="source must be 'book'"):
+            claims.check("x", claim="A claim", **{**VALID, "source": source, "hypotheses": "not met: the bias range"})
+    with pytest.raises(ValueError, match="hypotheses"):
+        claims.check("x", claim="A claim", **{**VALID, "hypotheses": "not met: "})
+    with pytest.raises(ValueError, match="hypotheses"):
+        claims.check("x", claim="A claim", **{**VALID, "hypotheses": "mostly"})
+    with pytest.raises(ValueError, match="verdict"):
+        claims.check("x", claim="A claim", **{**VALID, "verdict": "fine"})
+    with pytest.raises(ValueError, match="verdict 'reproduced'"):
+        claims.check("x", claim="A claim", **{**VALID, "verdict": "reproduced", "held": False, "explanation": "why"})
+    assert not (claims.results_dir() / "claims" / "x.json").exists()  # refused before anything was written
 
 
 def test_markdown_cell_keeps_math_and_escapes_markup():
