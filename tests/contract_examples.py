@@ -71,6 +71,7 @@ RESULT_TYPES = {
     "lib.experiments.hessian.Spectrum",
     "lib.experiments.hessian.Stationary",
     "lib.experiments.hessian.EndPoint",
+    "lib.experiments.hessian.DenseCheck",
     "lib.training.History",
     "lib.training.TrainingResult",
     "lib.training.Clock",
@@ -267,9 +268,9 @@ example("lib.autodiff.tf_hvp", allow=_W_FREE)(lambda: _WY(eps=0.5, V=instance()[
 
 # ---- lib.hessian -------------------------------------------------------------------------------
 
-example("lib.hessian.hvp", allow=_W_FREE)(lambda: _WY(eps=0.5, V=instance()["W"], part="full"))
+example("lib.hessian.hvp", allow=_W_FREE)(lambda: _WY(eps=0.5, V=instance()["W"], part="full", bandwidth=None))
 example("lib.hessian.HessianOperator", allow=_W_FREE | {"rows": ["wrong_shape"]})(  # any set of rows is valid
-    lambda: _WY(eps=0.5, part="full", rows=np.array([0, 1])))
+    lambda: _WY(eps=0.5, part="full", rows=np.array([0, 1]), bandwidth=None))
 
 
 @functools.cache
@@ -279,6 +280,12 @@ def _operator() -> lib.hessian.HessianOperator:
 
 @example("lib.hessian.HessianOperator.apply")
 def _(): return {"self": _operator(), "V": instance()["W"]}
+@example("lib.hessian.HessianOperator.quadratic")
+def _(): return {"self": _operator(), "V": instance()["W"]}
+@example("lib.hessian.kink_bandwidth", allow={"U": ["wrong_shape"]})  # any (h, N >= 2) matrix of pre-activations
+def _(): return {"U": instance()["W"] @ instance()["Y"] - 0.5}
+@example("lib.hessian.second_difference", allow=_W_FREE)
+def _(): return {"W": instance()["W"], "Y": instance()["Y"], "eps": 0.5, "V": instance()["W"], "t": 0.05}
 @example("lib.hessian.extremes")
 def _(): return {"op": _operator(), "rng": rng(), "which": "SA", "count": 1, "tol": 1e-2, "ncv": None, "shape": None}
 @example("lib.hessian.direction_split", allow=_W_FREE | {"A": ["wrong_shape"], "Y": ["wrong_shape"]})  # fewer atoms or samples are valid
@@ -356,10 +363,10 @@ def _(): return {"experiment": "model", "scale": "smoke"}
 @example("lib.claims.check", run=False,  # writes to the ledger; tests/test_claims covers the valid call
          allow={"claim_id": ["unknown_string"], "criterion": ["unknown_string"], "paper": ["unknown_string"],
                 "explanation": ["unknown_string"], "claim": ["unknown_string"], "measured": ["unknown_string"],
-                "chapter": ["unknown_string"], "label": ["unknown_string"]})  # free text
+                "chapter": ["unknown_string"], "label": ["unknown_string"], "margin": ["unknown_string"]})  # free text
 def _(): return {"claim_id": "contract-example", "claim": "a claim", "source": "book", "criterion": "x < 1",
                  "measured": "0.5", "held": True, "chapter": "model", "label": "sec-model", "paper": "",
-                 "asymptotic": False, "explanation": ""}
+                 "asymptotic": False, "explanation": "", "hypotheses": "n/a", "margin": "0.5 of 1", "verdict": "method"}
 @example("lib.claims.use_chapter")
 def _(): return {"chapter": "book/01_model"}
 
@@ -367,9 +374,7 @@ def _(): return {"chapter": "book/01_model"}
 def _(): return {"text": "W = A*ᵀ with $x^*_i$"}
 def _claim() -> lib.claims.Claim:
     return lib.claims.Claim("contract-example", "a claim", "book", "x < 1", "0.5", "", True, False, "book/01_model",
-                            "sec-model-coherence", "smoke")
-@example("lib.claims.markdown_table")
-def _(): return {"claims": [_claim()]}
+                            "sec-model-coherence", "smoke", "n/a", "0.5 of the threshold 1", "beyond the paper")
 @example("lib.claims.counts")
 def _(): return {"claims": [_claim()]}
 
@@ -928,6 +933,8 @@ def _(): return {"W0": instance()["W"], "Y": instance()["Y"], "eps": 0.5, "gtol"
 @example(_EH + "spectrum_task", allow={"eps": ["zero"], "ncv": ["huge"]})  # ncv is capped by the live rows
 def _(): return {"rng": rng(), "W": instance()["W"], "model": _model8(), "eps": 0.5, "N": 40, "tol": 1e-2, "ncv": 8,
                  "split": True}
+@example(_EH + "dense_check", allow={"eps": ["zero"], "max_dim": ["huge"]})  # a cap, not an allocation
+def _(): return {"rng": rng(), "W": instance()["W"], "model": _model8(), "eps": 0.5, "N": 40, "max_dim": 256}
 @example(_EH + "spectrum", allow={"eps": ["zero"], "label": ["unknown_string"]})  # free text
 def _(): return {"label": "W", "W": instance()["W"], "model": _model8(), "eps": 0.5, "rng": rng(), "sets": 2, "N": 40,
                  "tol": 1e-2, "split": False}

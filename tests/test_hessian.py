@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lib import autodiff, execution, hessian, model
+from lib import autodiff, estimators, execution, hessian, model
 from lib import autoencoder as ae
 from lib.experiments import hessian as hx
 from lib.experiments.training import Tier
@@ -43,7 +43,7 @@ def _rel(a, b):
 def test_hvp_matches_tensorflow_forward_over_backward(rng, regime):
     A, W, Y, eps = _regime(rng, regime)
     V = rng.standard_normal(W.shape)
-    assert _rel(hessian.hvp(W, Y, eps, V), _tf_hvp(W, Y, eps, V)) < 1e-8
+    assert _rel(hessian.hvp(W, Y, eps, V, part="ae"), _tf_hvp(W, Y, eps, V)) < 1e-8
 
 
 @pytest.mark.parametrize("regime", sorted(REGIMES))
@@ -52,7 +52,7 @@ def test_hvp_matches_central_differences_of_the_gradient(rng, regime):
     V = rng.standard_normal(W.shape)
     step = 1e-6
     central = (ae.gradient(W + step * V, Y, eps) - ae.gradient(W - step * V, Y, eps)) / (2 * step)
-    assert _rel(hessian.hvp(W, Y, eps, V), central) < 1e-8
+    assert _rel(hessian.hvp(W, Y, eps, V, part="ae"), central) < 1e-8
 
 
 @pytest.mark.parametrize("regime", sorted(REGIMES))
@@ -61,9 +61,12 @@ def test_hvp_is_symmetric_and_splits_into_its_parts(rng, regime):
     U, V = rng.standard_normal((2,) + W.shape)
     HU, HV = hessian.hvp(W, Y, eps, U), hessian.hvp(W, Y, eps, V)
     assert np.sum(U * HV) == pytest.approx(np.sum(HU * V), rel=1e-12)
-    parts = [hessian.hvp(W, Y, eps, V, part=p) for p in ("gauss_newton", "residual")]
-    assert _rel(parts[0] + parts[1], HV) < 1e-13
-    assert np.sum(V * parts[0]) >= 0  # J^T J is positive semidefinite
+    parts = {p: hessian.hvp(W, Y, eps, V, part=p) for p in hessian.PARTS}
+    assert _rel(parts["gauss_newton"] + parts["residual"], parts["ae"]) < 1e-13
+    assert _rel(parts["ae"] + parts["boundary"], HV) < 1e-13
+    assert np.sum(V * parts["gauss_newton"]) >= 0  # J^T J is positive semidefinite
+    op = hessian.HessianOperator(W, Y, eps, part="boundary")
+    assert np.sum(U * op.apply(V)) == pytest.approx(np.sum(op.apply(U) * V), rel=1e-12)  # B is symmetric too
 
 
 def test_sparse_and_dense_paths_agree(rng):
@@ -173,15 +176,35 @@ def test_stationary_points_and_spectrum_are_reproducible():
     assert hx.classify(s) in ("still moving", "saddle", "strict local minimum", "flat (dead units)", "undetermined")
 
 
+def _spectrum(lam_min, *, grad=0.1, dead=0, confirm=(1.0, 1.05)):
+    return hx.Spectrum("x", np.array(lam_min), np.array([2.0, 2.0]), 0.0, 1, grad, 0.1, dead, 0.1, None,
+                       np.array(confirm), np.array([0.01, 0.01]))
+
+
 def test_classify_reads_gradient_then_curvature():
-    base = hx.Spectrum("x", np.array([1.0, 1.1]), np.array([2.0, 2.0]), 0.0, 1, 0.1, 0.1, 0, 0.1, None)
+    base = _spectrum([1.0, 1.1])
     assert hx.classify(base) == "strict local minimum"
-    assert hx.classify(hx.Spectrum("x", np.array([1.0, 1.1]), np.array([2.0, 2.0]), 0.0, 1, 1.0, 0.1, 0, 0.1, None)) == "still moving"
-    assert hx.classify(hx.Spectrum("x", np.array([-1.0, -1.1]), np.array([2.0, 2.0]), 0.0, 1, 0.1, 0.1, 0, 0.1, None)) == "saddle"
-    assert hx.classify(hx.Spectrum("x", np.array([1.0, 1.1]), np.array([2.0, 2.0]), 0.0, 1, 0.1, 0.1, 2, 0.1, None)) == "flat (dead units)"
-    assert hx.classify(hx.Spectrum("x", np.array([-1.0, 1.1]), np.array([2.0, 2.0]), 0.0, 1, 0.1, 0.1, 0, 0.1, None)) == "undetermined"
+    assert hx.classify(_spectrum([1.0, 1.1], grad=1.0)) == "still moving"
+    assert hx.classify(_spectrum([-1.0, -1.1], confirm=(-1.0, -1.05))) == "saddle"
+    assert hx.classify(_spectrum([1.0, 1.1], dead=2)) == "flat (dead units)"
+    assert hx.classify(_spectrum([-1.0, 1.1])) == "undetermined"
     with pytest.raises(ValueError, match="z"):
         hx.classify(base, z=0)
+
+
+def test_classify_needs_the_loss_to_confirm_the_curvature():
+    """Lanczos alone does not decide: the second differences of the loss on independent samples must agree."""
+    assert hx.classify(_spectrum([1.0, 1.1], confirm=(0.02, 0.01))) == "undetermined"  # minimum by Lanczos, flat by the loss
+    assert hx.classify(_spectrum([1.0, 1.1], confirm=(-0.5, -0.4))) == "saddle"  # the loss bends down
+    assert hx.classify(_spectrum([-1.0, -1.1], confirm=(0.01, -0.01))) == "undetermined"  # a saddle the loss does not see
+
+
+def test_dense_check_agrees_with_lanczos_and_refuses_large_operators(rng):
+    m = Tier(8, 16, 2, 0.7).model(rng)
+    check = hx.dense_check(rng, W=m.A.T, model=m, eps=0.7, N=400)
+    assert check.dim <= 128 and check.dense == pytest.approx(check.lanczos, abs=max(check.residual, 1e-8))
+    with pytest.raises(ValueError, match="max_dim"):
+        hx.dense_check(rng, W=m.A.T, model=m, eps=0.7, N=400, max_dim=8)
 
 
 def test_random_line_and_end_points(rng):
@@ -192,3 +215,87 @@ def test_random_line_and_end_points(rng):
     first, second = (execution.map_tasks(hx.end_point_task, tasks, seed=4, name="test-hessian-ends") for _ in range(2))
     assert len(first) == 2 and 0 <= first[0].mcc <= 1 and first[0].spectrum.lam_min.shape == (2,)
     np.testing.assert_array_equal(first[1].spectrum.lam_min, second[1].spectrum.lam_min)
+
+
+def _kink_problem(rng, scale, *, k=3):
+    """The 16 x 32 problem of the chapter's check, W = scale·A*ᵀ + 0.05·G/√n, ε = 0.7: at scale 1 few units sit
+    near their kink (the on-support u ≈ x − ε > 0.3); at 0.55 many (u ≈ 0.55x − ε crosses 0 inside x ∈ [1, 2])."""
+    n, h, eps = 16, 32, 0.7
+    A = model.random_dictionary(n, h, rng)
+    W = scale * A.T + 0.05 * rng.standard_normal((h, n)) / np.sqrt(n)
+    return A, W, eps, lambda N: A @ model.sample_codes(h, k, N, rng, 1.0, 2.0)
+
+
+def _unit(V):
+    return V / np.linalg.norm(V)
+
+
+def _agrees(q, se_q, d, se_d):
+    """Within 3 % of the reference plus three combined standard errors."""
+    return abs(q - d) <= 0.03 * abs(d) + 3 * np.hypot(se_q, se_d)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.55], ids=["few-near-kink", "many-near-kink"])
+def test_expected_hessian_matches_second_differences_on_an_independent_sample(rng, scale):
+    """Along random directions and along the softest direction, the curvature of the full operator (a.e. part plus
+    the boundary term) is the second difference of the loss on an independent large sample."""
+    A, W, eps, signals = _kink_problem(rng, scale)
+    op = hessian.HessianOperator(W, signals(200_000), eps)
+    soft = hessian.extremes(hessian.HessianOperator(W, signals(5_000), eps), rng, tol=1e-2, ncv=48).vectors[0]
+    Y = signals(400_000)
+    for V in [_unit(v) for v in rng.standard_normal((2,) + W.shape)] + [soft]:
+        assert _agrees(*op.quadratic(V), *hessian.second_difference(W, Y, eps, V))
+
+
+def test_the_almost_everywhere_hessian_misses_the_boundary_term(rng):
+    """The counterexample: where many units sit near their kink, the a.e. Hessian fails the same comparison."""
+    A, W, eps, signals = _kink_problem(rng, 0.55)
+    Y0, Y = signals(200_000), signals(400_000)
+    V = _unit(rng.standard_normal(W.shape))
+    reference = hessian.second_difference(W, Y, eps, V)
+    assert not _agrees(*hessian.HessianOperator(W, Y0, eps, part="ae").quadratic(V), *reference)
+    assert hessian.HessianOperator(W, Y0, eps, part="boundary").quadratic(V)[0] < 0  # ⟨W_i, e⟩ ≈ −ε at the kink
+
+
+def test_expected_hessian_matches_the_exact_k1_expectation(rng):
+    """With one nonzero per code the expected gradient is exact (lib.estimators.expected_gradient_k1), so its central
+    difference is the exact expected Hessian along V: the sample operator matches it within 3 % + 3 s.e."""
+    A, W, eps, signals = _kink_problem(rng, 0.55, k=1)
+    V = _unit(rng.standard_normal(W.shape))
+
+    def expected_gradient(M):
+        return estimators.expected_gradient_k1(estimators.GradientStructure.of(M, A, eps), 1.0, 2.0).gradient
+
+    step = 1e-5
+    exact = float(np.sum(V * (expected_gradient(W + step * V) - expected_gradient(W - step * V)) / (2 * step)))
+    Y = signals(400_000)
+    assert _agrees(*hessian.HessianOperator(W, Y, eps).quadratic(V), exact, 0.0)
+    assert not _agrees(*hessian.HessianOperator(W, Y, eps, part="ae").quadratic(V), exact, 0.0)
+
+
+@pytest.mark.parametrize("part", hessian.PARTS)
+def test_quadratic_is_the_operators_own_curvature(rng, part):
+    A, W, eps, signals = _kink_problem(rng, 0.55)
+    op = hessian.HessianOperator(W, signals(2000), eps, part=part)
+    V = rng.standard_normal(W.shape)
+    value, se = op.quadratic(V)
+    assert value == pytest.approx(float(np.sum(V * op.apply(V))), rel=1e-10) and se > 0
+
+
+def test_kink_bandwidth_and_second_difference_validation(rng):
+    U = rng.standard_normal((4, 100))
+    b = hessian.kink_bandwidth(U)
+    assert b.shape == (4,) and np.all(b > 0)
+    assert hessian.kink_bandwidth(np.zeros((2, 5)))[0] == 0.0  # a unit whose u never varies has no kink density
+    with pytest.raises(ValueError, match="U"):
+        hessian.kink_bandwidth(U[:, :1])
+    A, W, Y = _point(rng, n=6, h=10, N=50)
+    with pytest.raises(ValueError, match="t"):
+        hessian.second_difference(W, Y, 0.5, W, t=0.0)
+    with pytest.raises(ValueError, match="Y"):
+        hessian.second_difference(W, Y[:, :1], 0.5, W)
+    with pytest.raises(ValueError, match="bandwidth"):
+        hessian.HessianOperator(W, Y, 0.5, bandwidth=-1.0)
+    with pytest.raises(ValueError, match="Y"):
+        hessian.HessianOperator(W, Y[:, :1], 0.5)
+    hessian.HessianOperator(W, Y[:, :1], 0.5, part="ae")  # the a.e. part needs no bandwidth

@@ -30,6 +30,7 @@ from lib.experiments.training import Tier, norm_fixed_point
 __all__ = [
     "TOL",
     "NCV",
+    "STEP",
     "stationary_point",
     "empirical_stationary_point",
     "spectrum_task",
@@ -41,10 +42,14 @@ __all__ = [
     "EndPoint",
     "end_point_task",
     "classify",
+    "DenseCheck",
+    "DENSE_MAX",
+    "dense_check",
 ]
 
 NCV = 64  # Lanczos basis: fewer restarts on the clustered bottom of the spectrum (193 products against 241 at ARPACK's default)
 TOL = 1e-2  # ARPACK's relative tolerance: a residual ~1e-2·|λ|, far below the sampling noise of λ (measured)
+STEP = 0.05  # second-difference step along a unit eigenvector (t = 0.05, 0.02, 0.01 agree within their noise: tests/test_hessian.py)
 
 
 def stationary_point(model: _model.SparseCodingModel, eps: float, *, f_tol: float = 1e-10) -> tuple[np.ndarray, float]:
@@ -81,8 +86,8 @@ def empirical_stationary_point(W0: np.ndarray, Y: np.ndarray, eps: float, *, gto
     r"""The stationary point of the *empirical* loss on ``Y`` nearest ``W0``, by a trust-region Newton method.
 
     :func:`scipy.optimize.minimize` with ``method="trust-krylov"``, the exact gradient
-    (:func:`lib.autoencoder.gradient`) and the exact Hessian-vector product (:class:`lib.hessian.HessianOperator`,
-    rebuilt once per iterate).  With a large fixed sample it approximates the stationary point of the
+    (:func:`lib.autoencoder.gradient`) and the exact Hessian-vector product of the empirical loss
+    (:class:`lib.hessian.HessianOperator` with ``part="ae"``, rebuilt once per iterate).  With a large fixed sample it approximates the stationary point of the
     expected loss to :math:`O(N^{-1/2})` without the support-recovery assumption that
     :func:`stationary_point` needs.
 
@@ -102,7 +107,8 @@ def empirical_stationary_point(W0: np.ndarray, Y: np.ndarray, eps: float, *, gto
 
     def hessp(x: np.ndarray, v: np.ndarray) -> np.ndarray:
         if cache["x"] is None or not np.array_equal(cache["x"], x):
-            cache["x"], cache["op"] = x.copy(), hessian.HessianOperator(x.reshape(W0.shape), Y, eps)
+            # the empirical loss's own Hessian (no boundary term): Newton on this sample converges quadratically
+            cache["x"], cache["op"] = x.copy(), hessian.HessianOperator(x.reshape(W0.shape), Y, eps, part="ae")
         cache["hvps"] += 1
         return cache["op"].matvec(v)
 
@@ -115,26 +121,32 @@ def empirical_stationary_point(W0: np.ndarray, Y: np.ndarray, eps: float, *, gto
 
 
 def spectrum_task(rng: np.random.Generator, *, W: np.ndarray, model: _model.SparseCodingModel, eps: float, N: int,
-                  tol: float = TOL, ncv: int = NCV, split: bool = False) -> dict[str, Any]:
-    r"""Extreme Hessian eigenvalues at ``W`` on one fresh sample set of ``N`` signals.
+                  tol: float = TOL, ncv: int = NCV, split: bool = False, confirm_N: int | None = None) -> dict[str, Any]:
+    r"""Extreme eigenvalues of the expected loss's Hessian at ``W``, estimated on one fresh sample set of ``N`` signals.
 
-    The Hessian acts on the *live* rows (units that fire on at least one sample): a unit that never
-    fires has an exactly zero block of the Hessian (its rows are flat directions) and is counted in
-    ``dead`` instead.
+    The operator is :class:`lib.hessian.HessianOperator` (the a.e. part plus the boundary term of the
+    kinks).  It acts on the *live* rows (units that fire on at least one sample): a unit that never
+    fires has an exactly zero block (its rows are flat directions) and is counted in ``dead``
+    instead.  The smallest eigenvalue is then confirmed without the operator: the second difference
+    of the loss along its eigenvector on a second, independent set of ``confirm_N`` signals (default
+    ``N``; :func:`lib.hessian.second_difference`).
 
     Returns
     -------
     dict
         ``lam_min, lam_max`` (Lanczos), ``res_min, res_max`` (their residual norms), ``matvecs``,
         ``grad`` (the empirical gradient, ``(h, n)``), ``dead``, ``active`` (mean fraction of units
-        firing per sample) and, with ``split``, ``split`` (:class:`lib.hessian.DirectionSplit` of the
-        smallest eigenvector).
+        firing per sample), ``sd_min, sd_se`` (the confirming second difference and its standard
+        error) and, with ``split``, ``split`` (:class:`lib.hessian.DirectionSplit` of the smallest
+        eigenvector).
     """
     rng = check.generator(rng)
     W, eps, N = _point(W, model, eps, N)
     tol = check.real(tol, "tol", minimum=0.0, strict_min=True)
     ncv = check.integer(ncv, "ncv", minimum=3)
     split = check.flag(split, "split")
+    confirm_N = N if confirm_N is None else check.loop_count(confirm_N, "confirm_N", minimum=2)
+    check.allocation("confirm_N", 8.0 * confirm_N * (model.n + 2 * model.h))
     Y = training.draw_batch(model, N, rng).Y
     live = np.flatnonzero(np.any(W @ Y - eps > 0, axis=1))
     if live.size == 0:
@@ -143,10 +155,11 @@ def spectrum_task(rng: np.random.Generator, *, W: np.ndarray, model: _model.Spar
     op = hessian.HessianOperator(W, Y, eps, rows=live)
     low = hessian.extremes(op, rng, which="SA", tol=tol, ncv=min(ncv, op.shape[0] - 1))
     high = hessian.extremes(op, rng, which="LA", tol=tol)
+    sd_min, sd_se = hessian.second_difference(W, training.draw_batch(model, confirm_N, rng).Y, eps, low.vectors[0], t=STEP)
     out = {"lam_min": low.values[0], "lam_max": high.values[0], "res_min": low.residuals[0],
            "res_max": high.residuals[0], "matvecs": low.matvecs + high.matvecs,
            "grad": autoencoder.gradient(W, Y, eps), "dead": W.shape[0] - live.size,
-           "active": float(np.mean(W @ Y - eps > 0))}
+           "active": float(np.mean(W @ Y - eps > 0)), "sd_min": sd_min, "sd_se": sd_se}
     if split:
         out["split"] = hessian.direction_split(low.vectors[0], W, model.A, Y, eps)
     return out
@@ -157,7 +170,7 @@ def _point(W: object, model: object, eps: object, N: object) -> tuple[np.ndarray
     check.of_type(model, "model", _model.SparseCodingModel)
     W = check.matrix(W, "W", shape=(model.h, model.n), match="model")
     eps = check.real(eps, "eps", minimum=0.0)
-    N = check.loop_count(N, "N")
+    N = check.loop_count(N, "N", minimum=2)  # the boundary term's bandwidth needs a spread of samples
     check.allocation("N", 8.0 * N * (model.n + 2 * model.h))
     return W, eps, N
 
@@ -202,6 +215,9 @@ class Spectrum:
         Mean fraction of units firing per sample.
     split : lib.hessian.DirectionSplit or None
         Where the smallest eigenvector of the first set lives.
+    sd_min, sd_se : numpy.ndarray
+        ``(sets,)`` second difference of the loss along each set's smallest eigenvector, on an
+        independent sample, and its standard error (:func:`spectrum_task`).
     """
 
     label: str
@@ -214,6 +230,8 @@ class Spectrum:
     dead: int
     active: float
     split: hessian.DirectionSplit | None
+    sd_min: np.ndarray
+    sd_se: np.ndarray
 
     @staticmethod
     def _se(values: np.ndarray) -> float:
@@ -230,6 +248,17 @@ class Spectrum:
         return self._se(self.lam_min)
 
     @property
+    def confirm_mean(self) -> float:
+        """Mean over the sets of the confirming second difference along the smallest eigenvector."""
+        return float(np.mean(self.sd_min))
+
+    @property
+    def confirm_se(self) -> float:
+        """Standard error of :attr:`confirm_mean`: the spread over sets and each set's own noise, whichever is larger."""
+        own = float(np.sqrt(np.sum(self.sd_se**2)) / self.sd_se.size)
+        return max(self._se(self.sd_min), own) if self.sd_min.size > 1 else own
+
+    @property
     def max_mean(self) -> float:
         """Mean of :math:`\\lambda_{\\max}` over the sets."""
         return float(np.mean(self.lam_max))
@@ -241,14 +270,14 @@ class Spectrum:
 
 
 def spectrum(label: str, W: np.ndarray, model: _model.SparseCodingModel, eps: float, rng: np.random.Generator, *,
-             sets: int, N: int, tol: float = TOL, split: bool = True) -> Spectrum:
+             sets: int, N: int, tol: float = TOL, split: bool = True, confirm_N: int | None = None) -> Spectrum:
     """:func:`spectrum_task` on ``sets`` independent sample sets of ``N`` signals, summarised as a :class:`Spectrum`."""
     label = check.text(label, "label")
     sets = check.loop_count(sets, "sets", minimum=2)
     W, eps, N = _point(W, model, eps, N)
     tol = check.real(tol, "tol", minimum=0.0, strict_min=True)
     split = check.flag(split, "split")
-    runs = _over_sets(spectrum_task, [dict(W=W, model=model, eps=eps, N=N, tol=tol, split=split and s == 0)
+    runs = _over_sets(spectrum_task, [dict(W=W, model=model, eps=eps, N=N, tol=tol, split=split and s == 0, confirm_N=confirm_N)
                                      for s in range(sets)], rng)
     grads = np.array([r["grad"] for r in runs])
     return Spectrum(
@@ -256,6 +285,7 @@ def spectrum(label: str, W: np.ndarray, model: _model.SparseCodingModel, eps: fl
         float(max(max(r["res_min"], r["res_max"]) for r in runs)), int(sum(r["matvecs"] for r in runs)),
         float(np.linalg.norm(grads.mean(axis=0))), float(np.sqrt(np.sum(grads.var(axis=0, ddof=1)) / sets)),
         int(max(r["dead"] for r in runs)), float(np.mean([r["active"] for r in runs])), runs[0].get("split"),
+        np.array([r["sd_min"] for r in runs]), np.array([r["sd_se"] for r in runs]),
     )
 
 
@@ -287,12 +317,12 @@ class Stationary:
 
 
 def stationary_task(rng: np.random.Generator, *, n: int, h: int, k: int, eps: float, N: int, fit_N: int, sets: int,
-                    gtol: float = 1e-4, proxy: bool = False) -> Stationary:
+                    gtol: float = 1e-4, proxy: bool = False, confirm_N: int | None = None) -> Stationary:
     r"""Draw a model of size ``Tier(n, h, k, eps)``, find :math:`W^\dagger` and :math:`\hat W` (fitted on ``fit_N``
     samples), measure the spectrum at :math:`\hat W` (and at :math:`W^\dagger` with ``proxy``) on ``sets`` sets of ``N``
     samples."""
     tier = _tier(n, h, k, eps)
-    N, fit_N = check.loop_count(N, "N"), check.loop_count(fit_N, "fit_N")
+    N, fit_N = check.loop_count(N, "N", minimum=2), check.loop_count(fit_N, "fit_N")
     sets = check.loop_count(sets, "sets", minimum=2)
     check.allocation("N, fit_N", 8.0 * max(N, fit_N) * (tier.n + 2 * tier.h))
     gtol = check.real(gtol, "gtol", minimum=0.0, strict_min=True)
@@ -301,8 +331,8 @@ def stationary_task(rng: np.random.Generator, *, n: int, h: int, k: int, eps: fl
     start, _ = stationary_point(m, tier.eps)
     with threadpool_limits(limits=1, user_api="blas"):
         W, fit_grad, _ = empirical_stationary_point(start, training.draw_batch(m, fit_N, rng).Y, tier.eps, gtol=gtol)
-    at_proxy = spectrum("W†", start, m, tier.eps, rng, sets=sets, N=N) if proxy else None
-    return Stationary(tier, m, start, W, fit_grad, at_proxy, spectrum("Ŵ", W, m, tier.eps, rng, sets=sets, N=N))
+    at_proxy = spectrum("W†", start, m, tier.eps, rng, sets=sets, N=N, confirm_N=confirm_N) if proxy else None
+    return Stationary(tier, m, start, W, fit_grad, at_proxy, spectrum("Ŵ", W, m, tier.eps, rng, sets=sets, N=N, confirm_N=confirm_N))
 
 
 def random_line(model: _model.SparseCodingModel, t: float, rng: np.random.Generator) -> np.ndarray:
@@ -322,7 +352,7 @@ class EndPoint:
 
 
 def end_point_task(rng: np.random.Generator, *, n: int, h: int, k: int, eps: float, replicate: int, steps: int,
-                   batch_size: int, lr: float, lr_end: float, N: int, sets: int) -> EndPoint:
+                   batch_size: int, lr: float, lr_end: float, N: int, sets: int, confirm_N: int | None = None) -> EndPoint:
     r"""Train from random unit rows on a fresh dictionary of size ``Tier(n, h, k, eps)``, then measure the end point.
 
     RMSProp on fresh batches, the rate decayed geometrically from ``lr`` to ``lr_end`` over the second
@@ -337,30 +367,80 @@ def end_point_task(rng: np.random.Generator, *, n: int, h: int, k: int, eps: flo
     check.allocation("batch_size", 8.0 * batch_size * (tier.n + 2 * tier.h))
     lr = check.real(lr, "lr", minimum=0.0, strict_min=True)
     lr_end = check.real(lr_end, "lr_end", minimum=0.0, strict_min=True)
-    N, sets = check.loop_count(N, "N"), check.loop_count(sets, "sets", minimum=2)
+    N, sets = check.loop_count(N, "N", minimum=2), check.loop_count(sets, "sets", minimum=2)
     check.allocation("N", 8.0 * N * (tier.n + 2 * tier.h))
     m = tier.model(check.generator(rng))
     with threadpool_limits(limits=1, user_api="blas"):
         result = training.train(m, starts(m, [], rng)[RANDOM], tier.eps, rng, steps=steps, lr=lr, lr_end=lr_end,
                                 decay_from=0.5, batch_size=batch_size, evaluate_every=steps, progress=False)
     return EndPoint(result.recovery.mcc, result.recovery.fraction(0.95),
-                    spectrum(f"seed {replicate}", result.W, m, tier.eps, rng, sets=sets, N=N))
+                    spectrum(f"seed {replicate}", result.W, m, tier.eps, rng, sets=sets, N=N, confirm_N=confirm_N))
 
 
 def classify(s: Spectrum, *, z: float = 3.0) -> str:
-    r"""Name the kind of point from its gradient and its smallest eigenvalue, each against its own noise.
+    r"""Name the kind of point from its gradient and its curvature, each against its own noise.
 
-    ``"still moving"`` if :math:`\|\bar G\| > z\,\mathrm{se}`; else ``"saddle"`` if
-    :math:`\lambda_{\min} < -z\,\mathrm{se}`; ``"strict local minimum"`` if :math:`\lambda_{\min} > z\,\mathrm{se}`
-    and no unit is dead; ``"flat (dead units)"`` if :math:`\lambda_{\min} > z\,\mathrm{se}` on the live rows
-    but some units never fire (their rows are exactly flat); else ``"undetermined"``.
+    ``"still moving"`` if :math:`\|\bar G\| > z\,\mathrm{se}`; else ``"saddle"`` if the loss itself bends down:
+    the second difference along the smallest eigenvectors, on independent samples (:attr:`Spectrum.confirm_mean`),
+    is below :math:`-z` of its standard error; ``"strict local minimum"`` if Lanczos' :math:`\lambda_{\min}` is
+    above :math:`z` standard errors *and* the second difference along its eigenvectors confirms it (above :math:`z`
+    of its standard error) with no dead unit, ``"flat (dead units)"`` the same with units that never fire (their
+    rows are exactly flat); else ``"undetermined"``.  The smallest eigenvalue of a noisy sample Hessian is biased
+    low, which is why a saddle needs the loss's own confirmation.
     """
     check.of_type(s, "s", Spectrum)
     z = check.real(z, "z", minimum=0.0, strict_min=True)
     if s.grad_norm > z * s.grad_se:
         return "still moving"
-    if s.min_mean < -z * s.min_se:
+    if s.confirm_mean < -z * s.confirm_se:
         return "saddle"
-    if s.min_mean > z * s.min_se:
+    if s.min_mean > z * s.min_se and s.confirm_mean > z * s.confirm_se:
         return "strict local minimum" if s.dead == 0 else "flat (dead units)"
     return "undetermined"
+
+
+@dataclass(frozen=True)
+class DenseCheck:
+    """Lanczos against the dense spectrum of one sample's Hessian (:func:`dense_check`).
+
+    Attributes
+    ----------
+    dim : int
+        Dimension of the operator (live rows × n).
+    lanczos, dense : float
+        The smallest eigenvalue by Lanczos and by :func:`numpy.linalg.eigvalsh` of the assembled matrix.
+    residual : float
+        Lanczos residual of its pair.
+    """
+
+    dim: int
+    lanczos: float
+    dense: float
+    residual: float
+
+
+DENSE_MAX = 4096  # largest operator assembled column by column (dim Hessian-vector products)
+
+
+def dense_check(rng: np.random.Generator, *, W: np.ndarray, model: _model.SparseCodingModel, eps: float, N: int,
+                max_dim: int = DENSE_MAX) -> DenseCheck:
+    r"""The smallest eigenvalue of the Hessian at ``W`` on one fresh sample of ``N`` signals, by Lanczos and densely.
+
+    Lanczos finds an eigenvalue within its residual of the value it reports, not that none lies below; the
+    assembled matrix (one product per coordinate of the live rows, ``dim <= max_dim``) has them all.
+    """
+    rng = check.generator(rng)
+    W, eps, N = _point(W, model, eps, N)
+    max_dim = check.integer(max_dim, "max_dim", minimum=2)
+    Y = training.draw_batch(model, N, rng).Y
+    live = np.flatnonzero(np.any(W @ Y - eps > 0, axis=1))
+    if live.size == 0:
+        raise ValueError(f"no unit of W fires on the N={N} signals at eps={eps}: the Hessian there is zero")
+    dim = live.size * W.shape[1]
+    if dim > max_dim:
+        raise ValueError(f"max_dim={max_dim} is below the operator's dimension {dim} (live rows × n)")
+    with threadpool_limits(limits=1, user_api="blas"):
+        op = hessian.HessianOperator(W, Y, eps, rows=live)
+        H = np.column_stack([op.matvec(column) for column in np.eye(dim)])
+        low = hessian.extremes(op, rng, which="SA", tol=TOL, ncv=min(NCV, dim - 1))
+    return DenseCheck(dim, float(low.values[0]), float(np.linalg.eigvalsh(0.5 * (H + H.T))[0]), float(low.residuals[0]))
