@@ -15,8 +15,11 @@ To add a chapter: write the notebook, add one :class:`Chapter` here (and the lin
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = ["Chapter", "CHAPTERS", "LEDGER", "by_doc", "executed", "map_rows"]
 
@@ -54,6 +57,15 @@ class Chapter:
     def name(self) -> str:
         """The file name without folder and suffix: ``"02_support_recovery"``."""
         return self.doc.rsplit("/", 1)[-1]
+
+    @property
+    def title(self) -> str:
+        """The page's title, as its first ``# `` heading writes it (``"Model and assumptions"``).
+
+        Read from the notebook or Markdown file, so that a page that links a chapter by its title (the
+        claims page) shows the title the chapter itself has.  ``ValueError`` for a page without one.
+        """
+        return _title(self.doc)
 
 
 LEDGER = "book/07_claims"  # executed after every other chapter: it reads what they recorded
@@ -106,6 +118,24 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("book/90_reconstruction"),
     Chapter("book/99_references"),
 )
+
+
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def _title(doc: str) -> str:
+    for suffix in (".ipynb", ".md"):
+        path = _ROOT / f"{doc}{suffix}"
+        if path.exists():
+            text = path.read_text(encoding="utf-8")
+            lines = ([line for cell in json.loads(text)["cells"] if cell["cell_type"] == "markdown" for line in
+                      "".join(cell["source"]).splitlines()] if suffix == ".ipynb" else text.splitlines())
+            for line in lines:
+                if line.startswith("# "):
+                    return line[2:].strip()
+            raise ValueError(f"doc {doc!r} has no title: its file {path.name} has no line '# <title>'")
+    raise ValueError(f"doc {doc!r} has no notebook or Markdown file under {_ROOT}")
 
 
 def by_doc(doc: str) -> Chapter:

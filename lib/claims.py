@@ -47,7 +47,8 @@ from lib import chapters as _chapters
 from lib import scale as _scale
 
 __all__ = ["Claim", "ClaimFailed", "SOURCES", "SOURCE_LABELS", "STATUSES", "STATUS_LABELS", "VERDICTS", "VERDICT_LABELS",
-           "check", "counts", "load", "markdown_cell", "markdown_table", "results_dir", "use_chapter"]
+           "check", "counts", "load", "markdown_cell", "markdown_chapters", "markdown_summary", "results_dir", "section_label",
+           "use_chapter"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SOURCES = ("paper", "isit", "reconstruction", "book")
@@ -124,10 +125,14 @@ _CURRENT: dict[str, str] = {}
 
 def use_chapter(chapter: str) -> str:
     """Make ``chapter`` (a document of :data:`lib.chapters.CHAPTERS`, ``"book/02_support_recovery"``) the default of :func:`check`'s ``chapter``."""
+    _CURRENT["chapter"] = _chapter_with_claims(chapter)
+    return chapter
+
+
+def _chapter_with_claims(chapter: str) -> str:
     known = [c.doc for c in _chapters.CHAPTERS if c.claims]
     if valid.text(chapter, "chapter") not in known:
         raise ValueError(f"chapter must be one of the registry's chapters with claims {known}, got {chapter!r}")
-    _CURRENT["chapter"] = chapter
     return chapter
 
 
@@ -229,17 +234,22 @@ VERDICT_LABELS = {"reproduced": "reproduced", "not reproduced": "not reproduced"
                   "not testable": "not testable from the text", "method": "the book's method"}
 STATUS_LABELS = {"holds": "✓ holds", "consistent": "≈ consistent at the sizes tested",
                  "differs": "≠ differs (explained)", "fails": "✗ fails"}
+# The badges of a claim's card (sphinx-design's ``bdg-*`` roles): the status outlined, the verdict filled.
+_STATUS_BADGES = {"holds": "success-line", "consistent": "primary-line", "differs": "warning-line", "fails": "danger-line"}
+_VERDICT_BADGES = {"reproduced": "success", "not reproduced": "danger", "beyond the paper": "info", "not testable": "warning",
+                   "method": "muted"}
 _MATH = re.compile(r"(\$\$.+?\$\$|\$[^$]+\$)")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
+_LIST_MARKER = re.compile(r"^(?:([-+])|(\d+)([.)]))(?=\s)")  # "- a", "+ b", "1. c" would open a list
 
 
 def markdown_cell(text: str) -> str:
-    r"""``text`` made safe for one cell of a MyST Markdown table, its ``$...$`` math kept as math.
+    r"""``text`` made safe as one line of MyST Markdown (a table cell, a definition), its ``$...$`` math kept as math.
 
     Outside math every character that Markdown would read as markup (``*``, ``_``, ``|``, brackets,
-    backticks, ...) is escaped, so "A*ᵀ x*" stays literal instead of turning into emphasis; inside
-    math only ``|`` is escaped (a table would split the cell there) and MathJax typesets the rest.
-    An empty text becomes "—".
+    backticks, ...) is escaped, so "A*ᵀ x*" stays literal instead of turning into emphasis, and so
+    is a list marker that opens the text ("- 3 units" is no list); inside math only ``|`` is escaped
+    (a table would split the cell there) and MathJax typesets the rest.  An empty text becomes "—".
 
     >>> markdown_cell("W = A*ᵀ, $|x_i^*| \\le 1$")
     'W = A\\*ᵀ, $\\|x_i^*\\| \\le 1$'
@@ -248,8 +258,9 @@ def markdown_cell(text: str) -> str:
     if not text:
         return "—"
     parts = _MATH.split(text)
-    return "".join(part.replace("|", "\\|") if i % 2 else _MARKDOWN_SPECIAL.sub(r"\\\1", part)
-                   for i, part in enumerate(parts))
+    escaped = "".join(part.replace("|", "\\|") if i % 2 else _MARKDOWN_SPECIAL.sub(r"\\\1", part)
+                      for i, part in enumerate(parts))
+    return _LIST_MARKER.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", escaped)
 
 
 def _claims(claims: object) -> list[Claim]:
@@ -258,28 +269,110 @@ def _claims(claims: object) -> list[Claim]:
     return list(claims)
 
 
-def markdown_table(claims: list[Claim]) -> str:
-    """The claims as one MyST Markdown table: claim | source | criterion | measured | paper | status | where.
-
-    The "where" cell is a ``{ref}`` link to the section named by the claim's label; a claim that
-    differs carries its explanation after the measured value.
-    """
-    claims = _claims(claims)
-    rows = ["| claim | source | criterion (what the check asserts) | measured (this build) | paper | status | where |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
-    for c in claims:
-        measured = markdown_cell(c.measured)
-        if c.status == "differs":
-            measured += f" — *why:* {markdown_cell(c.explanation)}"
-        chapter = c.chapter.rsplit("/", 1)[-1][:2].lstrip("0") or "0"
-        rows.append(f"| {markdown_cell(c.claim)} | {SOURCE_LABELS[c.source]} | {markdown_cell(c.criterion)} | {measured} "
-                    f"| {markdown_cell(c.paper)} | {STATUS_LABELS[c.status]} | {{ref}}`ch. {chapter} <{c.label}>` |")
-    return "\n".join(rows)
-
-
 def counts(claims: list[Claim]) -> dict[str, int]:
-    """How many claims per source and per status (every key of :data:`SOURCES` and :data:`STATUSES`)."""
+    """How many claims per source, per status and per verdict (every key of :data:`SOURCES`, :data:`STATUSES`, :data:`VERDICTS`)."""
     claims = _claims(claims)
-    by_source = Counter(c.source for c in claims)
-    by_status = Counter(c.status for c in claims)
-    return {**{s: by_source[s] for s in SOURCES}, **{s: by_status[s] for s in STATUSES}}
+    found = Counter(c.source for c in claims) + Counter(c.status for c in claims) + Counter(c.verdict for c in claims)
+    return {key: found[key] for key in (*SOURCES, *STATUSES, *VERDICTS)}
+
+
+def section_label(chapter: str) -> str:
+    """The label of ``chapter``'s section on the claims page: ``"book/02_support_recovery"`` → ``"claims-02-support-recovery"``.
+
+    ``chapter`` is a document of :data:`lib.chapters.CHAPTERS` that records claims; the chapter's last
+    sentence links its section by this label.
+    """
+    return "claims-" + _chapters.by_doc(_chapter_with_claims(chapter)).name.replace("_", "-")
+
+
+def _by_chapter(claims: list[Claim]) -> dict[str, list[Claim]]:
+    """The claims of every chapter of the registry that records claims, in the book's order (a chapter may have none)."""
+    groups: dict[str, list[Claim]] = {c.doc: [] for c in _chapters.CHAPTERS if c.claims}
+    for claim in claims:
+        if claim.chapter not in groups:
+            raise ValueError(f"claims must come from the registry's chapters with claims {list(groups)}; "
+                             f"claim {claim.claim_id!r} names {claim.chapter!r}")
+        groups[claim.chapter].append(claim)
+    return groups
+
+
+def _chapter_link(chapter: str) -> str:
+    """A ``{doc}`` link to ``chapter`` whose text is the chapter's title."""
+    title = _chapters.by_doc(chapter).title
+    if "`" in title or "<" in title:
+        raise ValueError(f"chapter {chapter!r}: a title linked by the claims page may hold no '`' or '<', got {title!r}")
+    return f"{{doc}}`{title} </{chapter}>`"
+
+
+def _row_label(claim: Claim) -> str:
+    return f"claim-{claim.claim_id}"
+
+
+def _verdict_phrase(claims: list[Claim]) -> str:
+    """The line under a chapter's heading, "3 claims: 2 reproduced, 1 beyond the paper" (the verdicts that occur)."""
+    found = Counter(c.verdict for c in claims)
+    parts = [f"{found[v]} {VERDICT_LABELS[v]}" for v in VERDICTS if found[v]]
+    noun = "claim" if len(claims) == 1 else "claims"
+    return f"{len(claims)} {noun}: " + ", ".join(parts) if parts else "No claim recorded in this build."
+
+
+def markdown_summary(claims: list[Claim]) -> str:
+    """The top of the claims page, in MyST Markdown: verdicts per chapter, then the findings that contradict the paper.
+
+    A table (in a ``{container}`` of class ``claims-summary``) with one row per chapter of the registry
+    that records claims (its title linked to the chapter; its number of claims linked to its section of
+    :func:`markdown_chapters`) and a column per verdict of :data:`VERDICTS` (a count of "not reproduced"
+    claims in bold), with a total row; then the list of the claims whose verdict is ``"not
+    reproduced"``, each with its measured value, a link to its card and one to its evidence (named by
+    the chapter's title).
+    """
+    groups = _by_chapter(_claims(claims))
+    lines = [":::{container} claims-summary", "| chapter | claims | " + " | ".join(VERDICTS) + " |",
+             "| :--- | :---: |" + " :---: |" * len(VERDICTS)]
+    for chapter, group in groups.items():
+        found = Counter(c.verdict for c in group)
+        lines.append(f"| {_chapter_link(chapter)} | [{len(group)}]({section_label(chapter)}) | "  # a contradiction in bold
+                     + " | ".join(f"**{found[v]}**" if v == "not reproduced" and found[v] else str(found[v]) for v in VERDICTS) + " |")
+    every = [c for group in groups.values() for c in group]
+    found = Counter(c.verdict for c in every)
+    lines += [f"| **all chapters** | **{len(every)}** | " + " | ".join(f"**{found[v]}**" for v in VERDICTS) + " |", ":::"]
+    contradicting = [c for c in every if c.verdict == "not reproduced"]
+    lines += ["", f"**Findings that contradict the paper** (verdict *not reproduced*, {len(contradicting)}):"
+              if contradicting else "**No finding of this build contradicts the paper** (no claim has the verdict *not reproduced*).", ""]
+    for c in contradicting:
+        title = markdown_cell(_chapters.by_doc(c.chapter).title)
+        lines.append(f"- {markdown_cell(c.claim)} — measured: {markdown_cell(c.measured)} "
+                     f"([its card]({_row_label(c)}); evidence: [{title}]({c.label}))")
+    return "\n".join(lines)
+
+
+def _card(c: Claim) -> str:
+    """One claim as a card: its status, verdict and claim on top, then measured, margin, criterion, hypotheses, ..."""
+    badges = [f"{{bdg-{_STATUS_BADGES[c.status]}}}`{STATUS_LABELS[c.status]}`",
+              f"{{bdg-{_VERDICT_BADGES[c.verdict]}}}`{VERDICT_LABELS[c.verdict]}`"]
+    if c.hypotheses.startswith(_NOT_MET):
+        badges.append("{bdg-warning}`outside the hypotheses`")
+    fields = [("measured", c.measured), ("margin", c.margin), ("criterion", c.criterion), ("hypotheses", c.hypotheses)]
+    fields += [("the paper", c.paper)] * bool(c.paper) + [("why it differs", c.explanation)] * bool(c.explanation)
+    classes = f"claim-card claim-{c.status} claim-{c.verdict.replace(' ', '-')}"
+    return "\n".join([f"({_row_label(c)})=", f":::{{container}} {classes}", f"{' '.join(badges)} **{markdown_cell(c.claim)}**", ""]
+                     + [f"{name}\n: {markdown_cell(text)}\n" for name, text in fields]
+                     + [f"source\n: {SOURCE_LABELS[c.source]} · [the evidence]({c.label}) · `{c.claim_id}`", ":::"])
+
+
+def markdown_chapters(claims: list[Claim]) -> str:
+    """The claims of every chapter, in MyST Markdown: one section per chapter, one card per claim.
+
+    Each section is labelled :func:`section_label` and headed by the chapter's title, linked to the
+    chapter, over a line of its verdicts (from a notebook's output the heading becomes a rubric, which
+    Sphinx still resolves as the label's title); each card (a ``{container}`` of class ``claim-card``,
+    labelled ``claim-<claim_id>``) starts with the claim's status and verdict, then lists what was
+    measured, the margin to the criterion's threshold, the criterion, whether the run met the cited
+    statement's hypotheses, the paper's number, the explanation of a claim that differs, and the source
+    with a link to the evidence.
+    """
+    sections = []
+    for chapter, group in _by_chapter(_claims(claims)).items():
+        sections.append("\n\n".join([f"({section_label(chapter)})=\n### {_chapter_link(chapter)}", _verdict_phrase(group),
+                                     *map(_card, group)]))
+    return "\n\n".join(sections)

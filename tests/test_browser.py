@@ -5,7 +5,9 @@ by MathJax, every image loaded with a non-zero size, every internal link (and it
 resolving; no table, equation or image wider than its column (at 1280 and 1920 px) unless it sits
 in a ``.wide-table`` scroll box; no number broken over two lines in a table; no leftover
 placeholder ("nan", "{glue", "TODO", Python's True/False in a table, ...); the claims page has no
-failing row, and every row names its source and criterion.  A screenshot of each page goes to
+failing claim, every card shows its status, verdict, measured value, margin, criterion, hypotheses and
+source, the page does not scroll sideways at 1280 or 1920 px, and every chapter's section has its
+anchor (``claims-<stem>``).  ``$BOOK_HTML`` points the tests at another build's HTML.  A screenshot of each page goes to
 ``_build/screenshots/``.  Runs after ``jupyter-book build`` (``make test`` orders it so).
 Playwright drives Debian's Chromium (``/usr/bin/chromium``, or ``$CHROMIUM``); without it the
 test skips with a message saying how to install it.
@@ -26,10 +28,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+import lib.chapters
+import lib.claims
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
+HTML = Path(os.environ.get("BOOK_HTML") or ROOT / "_build" / "html")  # $BOOK_HTML: another build's HTML (a mini book)
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -90,6 +95,14 @@ BROKEN_NUMBERS = """() => {
   }
   return found;
 }"""
+
+# The claims page's cards: the badges on top (status, verdict), the claim, and each field by its name.
+CLAIM_CARDS = """() => [...document.querySelectorAll('main .claim-card')].map(card => ({
+  badges: [...card.querySelectorAll(':scope > p:first-child .sd-badge')].map(b => b.innerText.trim()),
+  claim: card.querySelector(':scope > p:first-child').innerText,
+  fields: Object.fromEntries([...card.querySelectorAll('dt')].map(dt => [dt.innerText.trim(), dt.nextElementSibling.innerText.trim()])),
+}))"""
+CARD_FIELDS = ("measured", "margin", "criterion", "hypotheses", "source")  # in this order, "the paper" and "why it differs" between
 
 TABLE_BOOLEANS = """() => [...document.querySelectorAll('main article td')].map(c => c.innerText.trim()).filter(t => t === 'True' || t === 'False')"""
 
@@ -185,13 +198,16 @@ def test_page_renders_for_a_reader(server, browser, docname):
             assert f'id="{anchor}"' in body, f"{docname}: link {link} points to a missing anchor"
 
     if docname.endswith("claims"):
-        failing = page.evaluate("() => [...document.querySelectorAll('main table tr')].filter(r => r.innerText.includes('✗')).map(r => r.innerText)")
+        failing = page.evaluate("() => [...document.querySelectorAll('main .claim-card.claim-fails')].map(c => c.innerText.slice(0, 80))")
         assert not failing, f"claims that did not hold: {failing}"
-        rows = page.evaluate("() => [...document.querySelectorAll('main .claims-table tbody tr')].map(r => [...r.cells].map(c => c.innerText.trim()))")
-        assert rows, "the claims table is missing"
-        sources = {"the paper's text", "reconstruction", "this book"}
-        incomplete = [row[0][:60] for row in rows if len(row) != 7 or row[1].replace("’", "'") not in sources or row[2] in ("", "—")]
-        assert not incomplete, f"claims without a source or a criterion: {incomplete}"
+        cards = page.evaluate(CLAIM_CARDS)
+        assert cards, "the claims page shows no claim"
+        sources = tuple(lib.claims.SOURCE_LABELS.values())
+        incomplete = [card["claim"][:60] for card in cards
+                      if [name for name in card["fields"] if name in CARD_FIELDS] != list(CARD_FIELDS)
+                      or any(card["fields"][name] in ("", "—") for name in CARD_FIELDS)
+                      or not card["fields"]["source"].replace("’", "'").startswith(sources)]
+        assert not incomplete, f"claims without a status, verdict, measured value, margin, criterion, hypotheses or source: {incomplete}"
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{docname.replace('/', '_')}.png"), full_page=True)
@@ -214,3 +230,46 @@ def _check_layout(page, docname: str) -> None:
     assert not broken, f"{docname} at {width} px: numbers broken over two lines: {broken[:5]}"
 
 
+
+
+def test_claims_page_reads_at_1280_px_without_scrolling_sideways(server, browser):
+    """The claims page a reviewer reads: no horizontal scroll at 1280 px (nor at 1920), a section under its label
+    for every chapter of the registry that records claims, each headed by the chapter's title linked to the chapter,
+    and on every card the status first, then the verdict."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    assert page.goto(f"{server}/{lib.chapters.LEDGER}.html", wait_until="networkidle").status == 200
+    page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    for width in (1280, 1920):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        overflow = page.evaluate(SIDEWAYS)
+        assert not overflow, f"the claims page scrolls sideways at {width} px: {overflow[:5]}"
+    for chapter in (c for c in lib.chapters.CHAPTERS if c.claims):
+        label = lib.claims.section_label(chapter.doc)
+        heading = page.evaluate(f"() => {{ const a = document.getElementById('{label}'); const h = a && a.closest('h1, h2, h3, h4');"
+                                " const link = h && h.querySelector('a[href]');"
+                                " return h && {text: h.innerText.trim(), href: link ? link.getAttribute('href') : ''}; }")
+        assert heading, f"no anchor #{label} in a heading on the claims page"
+        assert heading["text"] == chapter.title and heading["href"].split("#")[0].endswith(f"{chapter.name}.html"), heading
+    labels = {*lib.claims.STATUS_LABELS.values()}, {*lib.claims.VERDICT_LABELS.values()}
+    badges = [(card["claim"][:60], [b.replace("’", "'") for b in card["badges"]]) for card in page.evaluate(CLAIM_CARDS)]  # Sphinx's smart quotes
+    disordered = [claim for claim, found in badges if len(found) < 2 or found[0] not in labels[0] or found[1] not in labels[1]]
+    assert not disordered, f"cards whose first badges are not the status and the verdict: {disordered}"
+    page.close()
+
+
+# Elements of the article that make the page, or a box of it, scroll sideways: one that reaches past the article's
+# right edge, or a scroll box (overflow auto or scroll, as the theme wraps every table) that has something to scroll.
+SIDEWAYS = """() => {
+  const found = [];
+  if (document.documentElement.scrollWidth > window.innerWidth) found.push(`page ${document.documentElement.scrollWidth} px`);
+  const article = document.querySelector('main article').getBoundingClientRect();
+  for (const el of document.querySelectorAll('main article *')) {
+    const box = el.getBoundingClientRect();
+    const scrolls = ['auto', 'scroll'].includes(getComputedStyle(el).overflowX) && el.scrollWidth > el.clientWidth + 1;
+    if (box.width && (box.right > article.right + 2 || scrolls) && !el.closest('mjx-container')) {
+      found.push(`${el.tagName.toLowerCase()}.${el.className} ${Math.round(box.right)} > ${Math.round(article.right)} px`);
+    }
+  }
+  return found;
+}"""
