@@ -41,8 +41,13 @@ __all__ = [
     "xi_exact",
     "nu_of_delta",
     "whole_bound",
+    "below_whole_bound",
     "first_order",
     "theorem31_onset",
+    "theorem31_holds",
+    "theorem32_failures",
+    "recovers_where_theorem31_holds",
+    "falls_with_h",
     "row_for_widget",
 ]
 
@@ -178,7 +183,8 @@ def recovery_task(rng: np.random.Generator, *, h: int, p: float, nu: float, sett
     (structure,) = points_on(dictionary, delta, 1, rng)
     support, values = model.sample_sparse_codes(h, settings.k(h, p), samples, rng, settings.low, settings.high)
     sums = estimators.accumulate(structure.with_bias(eps), support, values, xmax=settings.high)
-    return {"h": h, "p": p, "nu": nu, "delta": delta, "eps": eps, "recovered": sums.recovered / sums.N,
+    return {"h": h, "p": p, "nu": nu, "delta": delta, "eps": eps, "coherence": dictionary.coherence,
+            "recovered": sums.recovered / sums.N,
             "active_per_sample": sums.active / sums.N, "k": support.shape[1]}
 
 
@@ -251,6 +257,18 @@ def whole_bound(h: object, p: float, settings: sim.Settings) -> np.ndarray:
                      for hh, v, x in zip(h, nu, xi)])
 
 
+def below_whole_bound(table: pd.DataFrame, settings: sim.Settings) -> bool:
+    r"""Whether every cell's measured norm (column ``corrected``) lies below :func:`whole_bound` at its ``h`` and ``p``.
+
+    ``table`` as :func:`table` (columns ``h``, ``p``, ``corrected``), on dictionaries with
+    :math:`\mu = 1` and :math:`n = h/4` (the bound's :math:`\xi`).
+    """
+    table = _frame(table, "table", ("h", "p", "corrected"))
+    check.of_type(settings, "settings", sim.Settings)
+    bound = np.array([whole_bound(float(h), float(p), settings)[0] for h, p in zip(table["h"], table["p"])])
+    return bool(np.all(table["corrected"].to_numpy(float) < bound))
+
+
 def first_order(h: object, p: float, settings: sim.Settings, smooth: bool) -> np.ndarray:
     r"""First-order size :math:`q\sqrt{\epsilon^2(2m_1-\epsilon)^2 + m_2^2\delta^2}` (:func:`lib.theory.criticality.first_order_norm`) at :math:`\mu = 1`.
 
@@ -285,6 +303,98 @@ def theorem31_onset(p: float, nu: float, settings: sim.Settings, *, h_max: float
                                                          settings.m1):
             return float(h)
     return float("inf")
+
+
+_THEOREM31 = ("the bias is Theorem 3.1's 2m1·h^p(δ + μ/√n)", "p + ν < ξ (δ above the coherence)", "|S| ≤ h^p",
+              "the margin condition")
+
+
+def _frame(frame: object, name: str, columns: Sequence[str]) -> pd.DataFrame:
+    """``frame`` as a non-empty DataFrame with finite numeric ``columns``."""
+    check.of_type(frame, name, pd.DataFrame)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing or frame.empty:
+        raise ValueError(f"{name} must be a non-empty DataFrame with columns {list(columns)}, missing {missing}")
+    for c in columns:
+        check.real_array(frame[c].to_numpy(dtype=float), f"{name}[{c!r}]")
+    return frame
+
+
+def _theorem31_conditions(h: float, p: float, k: float, delta: float, coherence: float, eps: float,
+                          settings: sim.Settings) -> dict[str, bool]:
+    r"""Each reconstructed hypothesis of Theorem 3.1 (:data:`_THEOREM31`) at one cell: whether it holds."""
+    K = h**p
+    beta = delta + coherence
+    theorem_eps = 2.0 * settings.m1 * K * beta
+    return {
+        _THEOREM31[0]: bool(np.isclose(eps, theorem_eps, rtol=1e-9, atol=0.0)),
+        _THEOREM31[1]: bool(delta > coherence),
+        _THEOREM31[2]: bool(k <= K * (1 + 1e-12)),
+        _THEOREM31[3]: bool(delta < 1 and support_theory.margin_condition(delta, beta, K, settings.low, settings.high,
+                                                                          settings.m1, eps / (settings.m1 * K * beta))),
+    }
+
+
+def theorem31_holds(frame: pd.DataFrame, settings: sim.Settings) -> np.ndarray:
+    r"""Per row, whether the run satisfies every reconstructed hypothesis of Theorem 3.1.
+
+    ``frame`` has columns ``h``, ``p``, ``k`` (the support size), ``delta`` (the radius
+    :math:`\|W_i - A^*_i\|`), ``coherence`` (:math:`\mu/\sqrt n`) and ``eps`` (the bias), e.g. the
+    rows of :func:`recovery_task`.  The hypotheses: the bias is :math:`2m_1h^p\beta` with
+    :math:`\beta = \delta + \mu/\sqrt n`; :math:`p + \nu < \xi`, i.e. :math:`\delta > \mu/\sqrt n`;
+    :math:`|S| = k \le h^p`; the margin condition :math:`m_{\min}(1-\delta) > h^p\beta(m_{\max} + 2m_1)`.
+    """
+    frame = _frame(frame, "frame", ("h", "p", "k", "delta", "coherence", "eps"))
+    check.of_type(settings, "settings", sim.Settings)
+    return np.array([all(_theorem31_conditions(r.h, r.p, r.k, r.delta, r.coherence, r.eps, settings).values())
+                     for r in frame.itertuples()], dtype=bool)
+
+
+def theorem32_failures(table: pd.DataFrame, settings: sim.Settings) -> list[str]:
+    r"""The reconstructed hypotheses of Theorem 3.2 that a Table-1 run does not satisfy, in words.
+
+    ``table`` has one row per cell (columns ``h``, ``p``, ``n``, ``k``, ``coherence``, ``eps``, as
+    :func:`table`); the radius is ``settings.delta``, so :math:`\nu = -\log\delta/\log h - p`.
+    Checked per cell: Theorem 3.1's hypotheses (:func:`theorem31_holds`) and Lemma 5.2's
+    :math:`p < \nu`; over the run: :math:`\mu = \sqrt n\cdot` coherence the same at every
+    :math:`h` (the theorem is a limit :math:`h\to\infty` at a fixed :math:`\mu`).  Each failure
+    reads "condition (fails in m of M cells)"; an empty list means every hypothesis is met.
+    """
+    table = _frame(table, "table", ("h", "p", "n", "k", "coherence", "eps"))
+    check.of_type(settings, "settings", sim.Settings)
+    failed: dict[str, int] = {}
+    for r in table.itertuples():
+        conditions = _theorem31_conditions(r.h, r.p, r.k, settings.delta, r.coherence, r.eps, settings)
+        conditions["p < ν (Lemma 5.2)"] = bool(r.p < float(np.squeeze(nu_of_delta(float(r.h), r.p, settings.delta))))
+        for name, holds in conditions.items():
+            failed[name] = failed.get(name, 0) + (not holds)
+    out = [f"{name} (fails in {count} of {len(table)} cells)" for name, count in failed.items() if count]
+    mu = table["coherence"].to_numpy(float) * np.sqrt(table["n"].to_numpy(float))
+    if np.ptp(mu) > 1e-9 * mu.max():
+        out.append(f"μ fixed in h (μ runs from {mu.min():.2f} to {mu.max():.2f})")
+    return out
+
+
+def recovers_where_theorem31_holds(recovery: pd.DataFrame, settings: sim.Settings) -> bool:
+    r"""Whether every support is recovered exactly wherever the run satisfies Theorem 3.1's hypotheses (:func:`theorem31_holds`).
+
+    ``recovery`` has the columns of :func:`theorem31_holds` and ``recovered`` (the fraction of
+    samples whose support the ReLU layer recovers exactly).  False when no row satisfies the
+    hypotheses: the check then has nothing to test.
+    """
+    recovery = _frame(recovery, "recovery", ("recovered",))
+    inside = theorem31_holds(recovery, settings)
+    return bool(inside.any() and np.all(recovery["recovered"].to_numpy(float)[inside] == 1.0))
+
+
+def falls_with_h(slopes: Mapping[float, Slope]) -> bool:
+    """Whether, for every :math:`p`, the whole 95 % interval of the log-log slope (:func:`fit_slopes`) lies below 0."""
+    check.of_type(slopes, "slopes", Mapping)
+    if not slopes:
+        raise ValueError("slopes must hold at least one p")
+    for slope in slopes.values():
+        check.of_type(slope, "slopes", Slope)
+    return all(slope.high < 0 for slope in slopes.values())
 
 
 def row_for_widget(family: str, p: float, prefactor: float, mu_in_bias: float, h_values: Sequence[int],

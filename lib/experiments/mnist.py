@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = [
     "fit",
     "mean_image_mse",
     "pca_mse",
+    "beats_reference",
     "active_fraction",
     "effective_exponent",
     "Atoms",
@@ -161,6 +163,18 @@ def pca_mse(train: mnist.Digits, test: mnist.Digits, hidden: int) -> float:
     V = np.linalg.svd(train.images - mean, full_matrices=False)[2][:hidden]
     centred = test.images - mean
     return float(np.mean((centred @ V.T @ V - centred) ** 2))
+
+
+def beats_reference(errors: Sequence[float], reference: float, factor: float = 1.0) -> bool:
+    r"""Whether every held-out error in ``errors`` is at most ``factor`` times the ``reference`` error.
+
+    E.g. both nets against the mean image (``factor`` < 1: by a margin), or the two-layer net
+    against the one-layer net (``factor = 1``: no worse).
+    """
+    errors = check.real_sequence(errors, "errors", minimum=0.0)
+    reference = check.real(reference, "reference", minimum=0.0, strict_min=True)
+    factor = check.real(factor, "factor", minimum=0.0, strict_min=True)
+    return all(e <= factor * reference for e in errors)
 
 
 def active_fraction(weights: mnist.TiedWeights, images: np.ndarray) -> np.ndarray:

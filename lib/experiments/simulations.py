@@ -53,6 +53,11 @@ __all__ = [
     "line_bias_readings",
     "k1_prediction",
     "smooth_sparse_codes",
+    "second_number_is_h_pow",
+    "decreases_with_h",
+    "same_order",
+    "decreases_towards_zero",
+    "flat_near_truth",
 ]
 
 PAPER_H = (256, 512, 1024, 2048, 4096)
@@ -822,3 +827,92 @@ def landscape(h: int, p: float, rng: np.random.Generator, settings: Settings = S
     first = rows[0]
     return Landscape(h=h, p=p, n=int(first["n"]), k=int(first["k"]), delta=delta, eps=first["eps"],
                      coherence=first["coherence"], N=samples, t=t, **columns)
+
+
+def _table(table: object, columns: Sequence[str]) -> pd.DataFrame:
+    """``table`` as a non-empty DataFrame holding ``columns`` (finite numbers)."""
+    check.of_type(table, "table", pd.DataFrame)
+    missing = [c for c in columns if c not in table.columns]
+    if missing or table.empty:
+        raise ValueError(f"table must be a non-empty DataFrame with columns {list(columns)}, missing {missing}")
+    for c in columns:
+        check.real_array(table[c].to_numpy(dtype=float), f"table[{c!r}]")
+    return table
+
+
+def second_number_is_h_pow(table: pd.DataFrame, tol: float = 5e-5) -> bool:
+    r"""Whether every cell's second number (column ``h_pow_p_minus_1``) is :math:`h^{p-1}` to within ``tol``.
+
+    With ``tol`` half a unit of the 4th decimal, this says that the number is :math:`h^{p-1}`
+    rounded to 4 decimals (Table 1's layout: :func:`paper_table1`).
+    """
+    frame = _table(table, ("h", "p", "h_pow_p_minus_1"))
+    tol = check.real(tol, "tol", minimum=0.0, strict_min=True)
+    exact = frame["h"].to_numpy(float) ** (frame["p"].to_numpy(float) - 1.0)
+    return bool(np.all(np.abs(frame["h_pow_p_minus_1"].to_numpy(float) - exact) < tol))
+
+
+def decreases_with_h(table: pd.DataFrame, value: str) -> dict[float, bool]:
+    r"""Per :math:`p`, whether the column ``value`` strictly decreases from each :math:`h` to the next larger one.
+
+    ``table`` has one row per cell (columns ``h``, ``p`` and ``value``), e.g. :func:`table1_frame`
+    (``value="corrected"``) or :func:`paper_table1` (``value="grad_norm"``); a :math:`p` with a
+    single :math:`h` has no step and counts as not decreasing.
+    """
+    check.of_type(table, "table", pd.DataFrame)
+    value = check.choice(value, "value", [c for c in table.columns if c not in ("h", "p")])
+    frame = _table(table, ("h", "p", value))
+    out = {}
+    for p, rows in frame.groupby("p"):
+        values = rows.sort_values("h")[value].to_numpy(float)
+        out[float(p)] = bool(values.size > 1 and np.all(np.diff(values) < 0))
+    return out
+
+
+def same_order(table: pd.DataFrame, value: str, factor: float = 3.0) -> bool:
+    r"""Whether every cell's ``value`` lies within a factor ``factor`` of :math:`h^{p-1}`: :math:`1/f < \text{value}/h^{p-1} < f`."""
+    check.of_type(table, "table", pd.DataFrame)
+    value = check.choice(value, "value", [c for c in table.columns if c not in ("h", "p")])
+    frame = _table(table, ("h", "p", value))
+    factor = check.real(factor, "factor", minimum=1.0, strict_min=True)
+    ratio = frame[value].to_numpy(float) / frame["h"].to_numpy(float) ** (frame["p"].to_numpy(float) - 1.0)
+    return bool(np.all((ratio > 1.0 / factor) & (ratio < factor)))
+
+
+def decreases_towards_zero(t: np.ndarray, values: np.ndarray, window: float) -> bool:
+    r"""Whether ``values`` along a line :math:`t\mapsto A^* + t\Delta` keep decreasing as :math:`t` approaches 0.
+
+    True when the grid minimum lies within ``window`` of :math:`t = 0` and, walking in from either
+    end of the grid (``t`` increasing), the values never rise before that minimum: a minimum at
+    :math:`A^*` (up to ``window``) approached monotonically from both sides.
+    """
+    t = check.real_array(t, "t", ndim=1)
+    values = check.real_array(values, "values", ndim=1)
+    if values.shape != t.shape:
+        raise ValueError(f"values must have the shape of t {t.shape}, got {values.shape}")
+    window = check.real(window, "window", minimum=0.0)
+    if t.size < 3 or np.any(np.diff(t) <= 0):
+        raise ValueError(f"t must hold at least 3 strictly increasing positions, got {t.tolist()}")
+    low = int(np.argmin(values))
+    return bool(abs(t[low]) <= window and np.all(np.diff(values[:low + 1]) <= 0) and np.all(np.diff(values[low:]) >= 0))
+
+
+def flat_near_truth(line: Landscape, min_points: int = 3, tol: float = 1e-12) -> bool:
+    r"""Whether the loss is flat around :math:`A^*` because every ReLU is off (Figures 5–6).
+
+    The zone is the run of grid points around :math:`t = 0` (the closest) with no active unit; true
+    when it holds at least ``min_points`` points, the gradient is exactly 0 on it and the loss
+    varies by less than ``tol`` there.
+    """
+    check.of_type(line, "line", Landscape)
+    min_points = check.integer(min_points, "min_points", minimum=1, maximum=line.t.size)
+    tol = check.real(tol, "tol", minimum=0.0, strict_min=True)
+    dead = line.active_fraction == 0
+    centre = int(np.argmin(np.abs(line.t)))
+    if not dead[centre]:
+        return False
+    live = np.flatnonzero(~dead)
+    start = live[live < centre].max() + 1 if np.any(live < centre) else 0
+    stop = live[live > centre].min() if np.any(live > centre) else line.t.size
+    zone = slice(start, stop)
+    return bool(stop - start >= min_points and np.all(line.grad_norm[zone] == 0) and np.ptp(line.loss[zone]) < tol)
