@@ -35,7 +35,8 @@ and :math:`\nabla^2\,\mathbb E\,\ell = \mathbb E[H_{\mathrm{a.e.}}] + B` (``part
 density at the kink is estimated from the sample by the Epanechnikov kernel
 :math:`K_b(u) = \tfrac{3}{4b}(1 - u^2/b^2)_+` with, per unit, half of Silverman's rule for that kernel,
 :math:`b_i = 1.17\,\hat\sigma_i N^{-1/5}` (:math:`\hat\sigma_i = \min(\mathrm{sd}, \mathrm{IQR}/1.349)` of
-:math:`u_i` over the samples; :data:`BANDWIDTH_CONSTANT` says why half), so :math:`\hat B_i = \frac1N\sum_s K_{b_i}(u_{is})\langle W_i, e_s\rangle y_s y_s^\top`;
+:math:`u_i` over the samples; :data:`BANDWIDTH_CONSTANT` says why half), so
+:math:`\hat B_i = \frac1N\sum_s K_{b_i}(u_{is})\langle W_i, e_s\rangle y_s y_s^\top`;
 its error is :math:`O(b^2)` from the kernel plus the sampling noise, which
 :meth:`HessianOperator.quadratic` reports as a standard error.  Every function works in float64 and
 flattens :math:`V` row-major (``V.ravel()``).
@@ -51,7 +52,8 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 
 from lib import _validate as check
 
-__all__ = ["PARTS", "BANDWIDTH_CONSTANT", "HessianOperator", "hvp", "kink_bandwidth", "second_difference", "Extremes", "extremes", "DirectionSplit", "direction_split"]
+__all__ = ["PARTS", "BANDWIDTH_CONSTANT", "HessianOperator", "hvp", "kink_bandwidth", "second_difference", "Extremes", "extremes",
+           "DirectionSplit", "direction_split"]
 
 PARTS = ("full", "ae", "gauss_newton", "residual", "boundary")  # full = ae + boundary; ae = gauss_newton + residual
 # Half of Silverman's rule-of-thumb constant for the Epanechnikov kernel (2.34): the rule assumes one Gaussian bump, but u_i is
@@ -60,6 +62,11 @@ PARTS = ("full", "ae", "gauss_newton", "residual", "boundary")  # full = ae + bo
 # N = 2048 and 0.0059 / 0.0043 / 0.0069 at N = 16384 for the full rule / half of it / sd·N^(-1/3).
 BANDWIDTH_CONSTANT = 1.17
 SPARSE_BELOW = 16  # use the active-pairs formula when at most 1/16 of the (unit, sample) pairs fire (benchmarks/RESULTS.md)
+
+
+def _mean_se(values: np.ndarray) -> tuple[float, float]:
+    """Sample mean and its standard error."""
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
 
 
 def _rowdots(M: np.ndarray, units: np.ndarray, S: np.ndarray, samples: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -115,10 +122,14 @@ class HessianOperator(LinearOperator):
     bandwidth : float or None
         Kernel bandwidth of the boundary term, one for every unit; ``None`` (default) uses
         :func:`kink_bandwidth` per unit.
+    kink_Y : numpy.ndarray or None
+        Signals ``(n, N_B)`` on which the boundary term is estimated (default ``Y``).  Only the (unit,
+        sample) pairs inside the kernel enter it, so a larger independent sample than ``Y`` lowers its
+        noise at little cost: the sum of the two sample means estimates the expected Hessian.
     """
 
     def __init__(self, W: np.ndarray, Y: np.ndarray, eps: float | np.ndarray, *, part: str = "full",
-                 rows: np.ndarray | None = None, bandwidth: float | None = None) -> None:
+                 rows: np.ndarray | None = None, bandwidth: float | None = None, kink_Y: np.ndarray | None = None) -> None:
         W = check.matrix(W, "W")
         Y = check.matrix(Y, "Y", shape=(W.shape[1], None))
         e = check.bias(eps, W.shape[0])
@@ -137,10 +148,14 @@ class HessianOperator(LinearOperator):
         if bandwidth is not None:
             bandwidth = check.real(bandwidth, "bandwidth", minimum=0.0, strict_min=True)
         self.kinked = part in ("full", "boundary")
+        self.kink_Y = Y if kink_Y is None else check.matrix(kink_Y, "kink_Y", shape=(n, None))
         if self.kinked:
-            if bandwidth is None and Y.shape[1] < 2:
-                raise ValueError(f"Y must hold at least 2 samples (columns) to estimate the boundary term's bandwidth, got {Y.shape[1]}")
-            self.bandwidth = kink_bandwidth(U) if bandwidth is None else np.full(h, bandwidth)
+            name = "Y" if kink_Y is None else "kink_Y"
+            if bandwidth is None and self.kink_Y.shape[1] < 2:
+                raise ValueError(f"{name} must hold at least 2 samples (columns) to estimate the boundary term's bandwidth, "
+                                 f"got {self.kink_Y.shape[1]}")
+            U_kink = U if kink_Y is None else W @ self.kink_Y - e
+            self.bandwidth = kink_bandwidth(U_kink) if bandwidth is None else np.full(h, bandwidth)
         active = U > 0
         self.sparse = bool(active.sum() <= active.size / SPARSE_BELOW)
         if self.sparse:  # keep only the active (unit, sample) pairs: cost O(nnz(r) n) instead of O(hnN)
@@ -155,46 +170,48 @@ class HessianOperator(LinearOperator):
             self.R = self.mask * U
             self.E = W.T @ self.R - Y
         if self.kinked:
-            self._kink(U)
+            self._kink(U_kink)
         super().__init__(np.float64, (rows.size * n, rows.size * n))
 
     def _kink(self, U: np.ndarray) -> None:
-        r"""The boundary term's pairs: :math:`c_{is} = K_{b_i}(u_{is})\langle W_i, e_s
-angle` where the kernel is nonzero."""
-        b = self.bandwidth[:, None]
-        near = np.abs(U) < b
+        r"""The boundary term's pairs on ``kink_Y``: :math:`c_{is} = K_{b_i}(u_{is})\langle W_i, e_s\rangle` where the kernel is nonzero."""
+        near = np.abs(U) < self.bandwidth[:, None]
         self.kink_units, self.kink_samples = np.nonzero(near)
         z = U[self.kink_units, self.kink_samples] / self.bandwidth[self.kink_units]
         kernel = 0.75 * (1.0 - z * z) / self.bandwidth[self.kink_units]
-        self.YT = np.ascontiguousarray(self.Y.T)
-        ET = np.ascontiguousarray(self.E.T)
+        self.kink_YT = np.ascontiguousarray(self.kink_Y.T)
+        ET = np.ascontiguousarray((self.W.T @ np.maximum(U, 0.0) - self.kink_Y).T)
         self.kink_c = kernel * _rowdots(self.W, self.kink_units, ET, self.kink_samples)
         self.kink_indptr = np.concatenate(([0], np.cumsum(near.sum(axis=1))))
 
+    def _kink_values(self, V: np.ndarray) -> np.ndarray:
+        r""":math:`c_{is}\langle V_i, y_s\rangle` on the boundary term's pairs."""
+        return self.kink_c * _rowdots(V, self.kink_units, self.kink_YT, self.kink_samples)
+
     def _boundary(self, V: np.ndarray) -> np.ndarray:
-        r""":math:`\hat B[V]` times ``N`` (the sum over samples)."""
-        values = self.kink_c * _rowdots(V, self.kink_units, self.YT, self.kink_samples)
-        C = sparse.csr_array((values, self.kink_samples, self.kink_indptr), shape=(self.W.shape[0], self.Y.shape[1]))
-        return np.asarray(C @ self.Y.T)
+        r""":math:`\hat B[V]`, the mean over ``kink_Y``."""
+        C = sparse.csr_array((self._kink_values(V), self.kink_samples, self.kink_indptr), shape=(self.W.shape[0], self.kink_Y.shape[1]))
+        return np.asarray(C @ self.kink_Y.T) / self.kink_Y.shape[1]
 
     def apply(self, V: np.ndarray) -> np.ndarray:
         r""":math:`H[V]` for a full direction ``V`` of shape ``(h, n)`` (formulas of the module docstring)."""
         V = check.matrix(V, "V", shape=self.W.shape)
         if self.part == "boundary":
-            return self._boundary(V) / self.Y.shape[1]
-        ae = self._apply_sparse(V) if self.sparse else self._apply_dense(V)
-        return (ae + self._boundary(V) if self.part == "full" else ae) / self.Y.shape[1]
+            return self._boundary(V)
+        ae = (self._apply_sparse(V) if self.sparse else self._apply_dense(V)) / self.Y.shape[1]
+        return ae + self._boundary(V) if self.part == "full" else ae
 
     def quadratic(self, V: np.ndarray) -> tuple[float, float]:
         r"""The curvature :math:`\langle V, H[V]\rangle` of this operator's part along ``V``, and its standard error.
 
         The sample mean of the per-sample contributions
         :math:`\dot r^\top Ve + r^\top V\dot e + (D(Ve + W\dot e))^\top Vy` (the a.e. part) and
-        :math:`\sum_i K_{b_i}(u_i)\langle W_i, e\rangle\langle V_i, y\rangle^2` (the boundary term), whose
-        standard deviation over the samples divided by :math:`\sqrt N` is the standard error.
+        :math:`\sum_i K_{b_i}(u_i)\langle W_i, e\rangle\langle V_i, y\rangle^2` (the boundary term, on ``kink_Y``),
+        whose standard deviation over the samples divided by :math:`\sqrt N` is the standard error (the two
+        errors combined in quadrature when the boundary term has its own sample).
         """
         V = check.matrix(V, "V", shape=self.W.shape)
-        W, Y, N = self.W, self.Y, self.Y.shape[1]
+        W, Y = self.W, self.Y
         U = W @ Y - self.eps
         D = (U > 0).astype(np.float64)
         R = D * U
@@ -205,11 +222,16 @@ angle` where the kernel is nonzero."""
         gauss_newton = np.sum(dE * dE, axis=0)
         residual = np.sum(dR * VE + D * VE * VY, axis=0)
         per_sample = {"gauss_newton": gauss_newton, "residual": residual, "ae": gauss_newton + residual}.get(self.part)
-        if per_sample is None:
-            kink = np.zeros(N)
-            np.add.at(kink, self.kink_samples, self.kink_c * _rowdots(V, self.kink_units, self.YT, self.kink_samples) ** 2)
-            per_sample = kink if self.part == "boundary" else gauss_newton + residual + kink
-        return float(per_sample.mean()), float(per_sample.std(ddof=1) / np.sqrt(N))
+        if per_sample is not None:
+            return _mean_se(per_sample)
+        kink = np.zeros(self.kink_Y.shape[1])
+        np.add.at(kink, self.kink_samples, self._kink_values(V) * _rowdots(V, self.kink_units, self.kink_YT, self.kink_samples))
+        if self.part == "boundary":
+            return _mean_se(kink)
+        if self.kink_Y is Y:
+            return _mean_se(gauss_newton + residual + kink)
+        (a, a_se), (b, b_se) = _mean_se(gauss_newton + residual), _mean_se(kink)
+        return a + b, float(np.hypot(a_se, b_se))
 
     def _apply_dense(self, V: np.ndarray) -> np.ndarray:
         W, Y, R, E, D = self.W, self.Y, self.R, self.E, self.mask

@@ -243,8 +243,11 @@ def test_expected_hessian_matches_second_differences_on_an_independent_sample(rn
     op = hessian.HessianOperator(W, signals(200_000), eps)
     soft = hessian.extremes(hessian.HessianOperator(W, signals(5_000), eps), rng, tol=1e-2, ncv=48).vectors[0]
     Y = signals(400_000)
+    split = hessian.HessianOperator(W, signals(20_000), eps, kink_Y=signals(200_000))  # the boundary term on its own sample
     for V in [_unit(v) for v in rng.standard_normal((2,) + W.shape)] + [soft]:
-        assert _agrees(*op.quadratic(V), *hessian.second_difference(W, Y, eps, V))
+        reference = hessian.second_difference(W, Y, eps, V)
+        assert _agrees(*op.quadratic(V), *reference)
+        assert _agrees(*split.quadratic(V), *reference)
 
 
 def test_the_almost_everywhere_hessian_misses_the_boundary_term(rng):

@@ -27,6 +27,7 @@ from lib.estimators import GradientEstimate, sampled_gradient
 from lib.estimators.sampled import _check_monte_carlo_size
 from lib.model import hadamard_dictionary, uniform_moments
 from lib.theory import criticality as theory
+from lib.theory import support as support_theory
 
 __all__ = [
     "enumerate_codes",
@@ -35,6 +36,9 @@ __all__ = [
     "autodiff_comparison",
     "CriticalitySweep",
     "criticality_sweep",
+    "theorem32_failures",
+    "lemma52_holds",
+    "theorem32_vanishes",
     "ProxyGapSweep",
     "proxy_gap_sweep",
     "Decomposition",
@@ -185,6 +189,10 @@ class CriticalitySweep:
     nu : float
     k, delta, eps, mu : numpy.ndarray
         Support size, radius, bias ``[p, h]``; coherence ``[h]``.
+    radius : numpy.ndarray
+        Measured :math:`\max_i\|W_i - A^*_i\|` over the ball points, ``[p, h]`` (at most :math:`\delta`).
+    column_error : numpy.ndarray
+        :math:`\max_j|\|A^*_j\| - 1|` of the dictionary, ``[h]``.
     dictionary : numpy.ndarray
         Closed-form RMS of :math:`\mathbb E\nabla L` at :math:`W = A^{*\top}`, ``[p, h]``.
     ball : numpy.ndarray
@@ -211,6 +219,8 @@ class CriticalitySweep:
     delta: np.ndarray
     eps: np.ndarray
     mu: np.ndarray
+    radius: np.ndarray
+    column_error: np.ndarray
     dictionary: np.ndarray
     ball: np.ndarray
     alpha: np.ndarray
@@ -246,11 +256,12 @@ def criticality_sweep(
     top = int(h_values.max())
     _check_monte_carlo_size(top, top // 2, top, N * p_values.size, batches)
     shape, shape3 = (p_values.size, h_values.size), (p_values.size, h_values.size, points)
-    out = {name: np.zeros(shape) for name in ("k", "delta", "eps", "dictionary", "mc", "mc_se", "mc_failure", "frozen")}
+    out = {name: np.zeros(shape) for name in ("k", "delta", "eps", "radius", "dictionary", "mc", "mc_se", "mc_failure", "frozen")}
     out.update({name: np.zeros(shape3) for name in ("ball", "alpha", "beta", "alpha_beta_gap", "e_norm")})
     certified = np.zeros((*shape, points + 1), dtype=bool)
     frozen_certified = np.zeros(shape, dtype=bool)
     mu = 1.0 / np.sqrt(h_values / 2)
+    column_error = np.zeros(h_values.size)
     for a, p in enumerate(p_values):
         out["k"][a] = [model.support_size(int(h), float(p)) for h in h_values]
         out["delta"][a] = theory.ball_radius(h_values, p, nu)
@@ -258,12 +269,14 @@ def criticality_sweep(
     cells = [(a, b) for a in range(p_values.size) for b in range(h_values.size)]
     for a, b in tqdm(cells, desc="criticality", leave=False):
         A = hadamard_dictionary(int(h_values[b]) // 2)
+        column_error[b] = np.abs(np.linalg.norm(A, axis=0) - 1.0).max()
         k, delta, eps = int(out["k"][a, b]), float(out["delta"][a, b]), float(out["eps"][a, b])
         alpha, beta, e = _closed_form(A.T, A, k, eps, m1, m2)
         out["dictionary"][a, b] = _rms((alpha - beta)[:, None] * A.T + e)
         certified[a, b, 0] = _certified(A.T, A, k, eps, low, high)
         for j in range(points):
             W = model.perturb_columns(A, delta, rng)
+            out["radius"][a, b] = max(out["radius"][a, b], np.linalg.norm(W - A.T, axis=1).max())
             alpha, beta, e = _closed_form(W, A, k, eps, m1, m2)
             out["ball"][a, b, j] = _rms(alpha[:, None] * W - beta[:, None] * A.T + e)
             out["alpha"][a, b, j], out["beta"][a, b, j] = alpha.mean(), beta.mean()
@@ -279,9 +292,104 @@ def criticality_sweep(
         out["frozen"][a, b] = _rms(alpha[:, None] * W - beta[:, None] * A.T + e)
         frozen_certified[a, b] = _certified(W, A, k, frozen_eps, low, high)
     return CriticalitySweep(
-        h_values=h_values, p_values=p_values, nu=float(nu), mu=mu, certified=certified,
+        h_values=h_values, p_values=p_values, nu=float(nu), mu=mu, column_error=column_error, certified=certified,
         frozen_certified=frozen_certified, **out,
     )
+
+
+def _cells(sweep: object, cells: object) -> tuple[CriticalitySweep, np.ndarray]:
+    """Validate a sweep and a boolean mask ``[p, h]`` of its cells."""
+    check.of_type(sweep, "sweep", CriticalitySweep)
+    mask = np.asarray(cells)
+    if mask.dtype != bool or mask.shape != sweep.k.shape:
+        raise ValueError(f"cells must be a boolean array of shape {sweep.k.shape} ([p, h]), got {mask.dtype} {mask.shape}")
+    return sweep, mask
+
+
+def theorem32_failures(sweep: CriticalitySweep, cells: np.ndarray, low: float, high: float) -> list[str]:
+    r"""The reconstructed hypotheses of Theorem 3.2 (and Lemma 5.2) that the sweep's ``cells`` do not satisfy, in words.
+
+    Per cell: Theorem 3.1's (:func:`lib.theory.support.theorem31_failures`, with the measured radius,
+    the Hadamard coherence and nonzeros uniform on ``[low, high]``) and Lemma 5.2's :math:`p < \nu`,
+    with :math:`\nu = -\log\delta/\log h - p`.  Each failure reads "condition (fails in m of M
+    cells)"; an empty list means every cell meets every hypothesis.  The remaining hypothesis, that
+    :math:`e^{h^pm_1^2/(m_{\max}-m_{\min})^2}` be superpolynomial, holds for constant
+    :math:`m_{\min}, m_{\max}, m_1` and is a statement about :math:`h\to\infty`, not about a cell.
+    """
+    sweep, mask = _cells(sweep, cells)
+    low, high = theory.check_values(low, high)
+    if not high > low:
+        raise ValueError(f"high must be > low, got [{low}, {high}]")
+    failed: dict[str, int] = {}
+    for a, b in zip(*np.nonzero(mask)):
+        h, p, delta = int(sweep.h_values[b]), float(sweep.p_values[a]), float(sweep.delta[a, b])
+        names = support_theory.theorem31_failures(h, p, int(sweep.k[a, b]), delta, float(sweep.radius[a, b]),
+                                                  float(sweep.column_error[b]), float(sweep.mu[b]), float(sweep.eps[a, b]),
+                                                  low, high, 0.5 * (low + high))
+        if not p < -np.log(delta) / np.log(h) - p:
+            names.append("p < ν (Lemma 5.2)")
+        for name in names:
+            failed[name] = failed.get(name, 0) + 1
+    return [f"{name} (fails in {count} of {int(mask.sum())} cells)" for name, count in failed.items()]
+
+
+def _rows(values: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+    """Per ``p``, the entries of ``values`` ``[p, h]`` at the cells of ``mask``, in increasing ``h``."""
+    return [values[a, mask[a]] for a in range(mask.shape[0])]
+
+
+def _monotone(rows: list[np.ndarray], sign: float, minimum: int) -> bool:
+    return all(row.size >= minimum and bool(np.all(sign * np.diff(row) > 0)) for row in rows)
+
+
+def lemma52_holds(sweep: CriticalitySweep, cells: np.ndarray, m1: float, m2: float, *, minimum: int = 2) -> dict[str, bool]:
+    r"""The orders of Lemma 5.2, each checked over the sweep's ``cells`` (``[p, h]``, e.g. the certified ones), for every :math:`p`.
+
+    With :math:`q_i = k/h` and means over rows and ball points:
+
+    * ``"beta"`` (:math:`\beta_i = \Theta(m_2h^{p-1})`): :math:`\beta_i/(q_im_2)` within 5 % of 1;
+    * ``"alpha"`` (:math:`\alpha_i = \Theta(m_2h^{p-1})`, approached as :math:`\epsilon\to0`):
+      :math:`\alpha_i/q_i` strictly increasing in :math:`h` and below :math:`m_2(1+\delta)^2`;
+    * ``"difference"`` (:math:`|\alpha_i-\beta_i| = h^{p-1}O(m_2\delta+m_1\epsilon)`, vanishing
+      relative to :math:`h^{p-1}`): :math:`|\alpha_i-\beta_i|/q_i \le 2(m_2\delta + m_1\epsilon)` and
+      strictly decreasing in :math:`h`;
+    * ``"e"`` (:math:`\|e_i\| = o(h^{p-1})`): for every :math:`p` with :math:`k\ge2` at every
+      :math:`h` (with :math:`k = 1`, :math:`e_i = 0` by construction and there is nothing to test),
+      :math:`\|e_i\|/q_i` and :math:`\|e_i\|/h^{p-1}` strictly decreasing in :math:`h`; false if no
+      :math:`p` has :math:`k\ge2`.
+
+    Every :math:`p` needs at least ``minimum`` cells (a trend needs two points), else its check is false.
+    """
+    sweep, mask = _cells(sweep, cells)
+    m1 = check.real(m1, "m1", minimum=0.0)
+    m2 = check.real(m2, "m2", minimum=0.0, strict_min=True)
+    minimum = check.integer(minimum, "minimum", minimum=2, maximum=sweep.h_values.size)
+    q = sweep.q
+    scale = sweep.h_values[None, :] ** (sweep.p_values[:, None] - 1.0)
+    alpha, beta = sweep.alpha.mean(axis=2) / q, sweep.beta.mean(axis=2) / q
+    gap, e = sweep.alpha_beta_gap.mean(axis=2) / q, sweep.e_norm.mean(axis=2)
+    enough = all(row.size >= minimum for row in _rows(q, mask))
+    multi = [a for a in range(sweep.p_values.size) if sweep.k[a].min() >= 2]
+    return {
+        "beta": enough and bool(np.all(np.abs(beta[mask] / m2 - 1) < 0.05)),
+        "alpha": _monotone(_rows(alpha, mask), 1.0, minimum) and bool(np.all(alpha[mask] < m2 * (1 + sweep.delta[mask]) ** 2)),
+        "difference": _monotone(_rows(gap, mask), -1.0, minimum)
+                      and bool(np.all(gap[mask] <= 2 * (m2 * sweep.delta[mask] + m1 * sweep.eps[mask]))),
+        "e": bool(multi) and all(_monotone([(e / q)[a, mask[a]], (e / scale)[a, mask[a]]], -1.0, minimum) for a in multi),
+    }
+
+
+def theorem32_vanishes(sweep: CriticalitySweep, cells: np.ndarray, *, minimum: int = 2) -> bool:
+    r"""Theorem 3.2's :math:`\|\mathbb E\,\partial L/\partial W_i\| = h^{p-1}o(1)` over the sweep's ``cells``, for every :math:`p`.
+
+    The RMS norm divided by :math:`q_i = k/h`, and divided by :math:`h^{p-1}`, strictly decreasing in
+    :math:`h` at the ball points (mean over points) and at :math:`A^*`, over at least ``minimum`` cells per :math:`p`.
+    """
+    sweep, mask = _cells(sweep, cells)
+    minimum = check.integer(minimum, "minimum", minimum=2, maximum=sweep.h_values.size)
+    scale = sweep.h_values[None, :] ** (sweep.p_values[:, None] - 1.0)
+    norms = (sweep.ball.mean(axis=2), sweep.dictionary)
+    return all(_monotone(_rows(norm / divisor, mask), -1.0, minimum) for norm in norms for divisor in (sweep.q, scale))
 
 
 # --------------------------------------------------------------------------- Lemma 5.1

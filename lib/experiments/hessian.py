@@ -124,8 +124,9 @@ def spectrum_task(rng: np.random.Generator, *, W: np.ndarray, model: _model.Spar
                   tol: float = TOL, ncv: int = NCV, split: bool = False, confirm_N: int | None = None) -> dict[str, Any]:
     r"""Extreme eigenvalues of the expected loss's Hessian at ``W``, estimated on one fresh sample set of ``N`` signals.
 
-    The operator is :class:`lib.hessian.HessianOperator` (the a.e. part plus the boundary term of the
-    kinks).  It acts on the *live* rows (units that fire on at least one sample): a unit that never
+    The operator is :class:`lib.hessian.HessianOperator` (the a.e. part on the ``N`` signals plus the
+    boundary term of the kinks on an independent set of ``confirm_N``, whose noise would otherwise
+    dominate the bottom of the spectrum).  It acts on the *live* rows (units that fire on at least one sample): a unit that never
     fires has an exactly zero block (its rows are flat directions) and is counted in ``dead``
     instead.  The smallest eigenvalue is then confirmed without the operator: the second difference
     of the loss along its eigenvector on a second, independent set of ``confirm_N`` signals (default
@@ -152,7 +153,7 @@ def spectrum_task(rng: np.random.Generator, *, W: np.ndarray, model: _model.Spar
     if live.size == 0:
         raise ValueError(f"no unit of W fires on the N={N} signals at eps={eps}: the Hessian there is zero; draw more signals (N) "
                          "or lower eps")
-    op = hessian.HessianOperator(W, Y, eps, rows=live)
+    op = hessian.HessianOperator(W, Y, eps, rows=live, kink_Y=training.draw_batch(model, confirm_N, rng).Y)
     low = hessian.extremes(op, rng, which="SA", tol=tol, ncv=min(ncv, op.shape[0] - 1))
     high = hessian.extremes(op, rng, which="LA", tol=tol)
     sd_min, sd_se = hessian.second_difference(W, training.draw_batch(model, confirm_N, rng).Y, eps, low.vectors[0], t=STEP)

@@ -17,6 +17,8 @@ __all__ = [
     "coherence_table",
     "OrthogonalCheck",
     "orthogonal_minimum",
+    "orthogonal_remark_failures",
+    "orthogonal_minimum_holds",
 ]
 
 
@@ -80,6 +82,12 @@ class OrthogonalCheck:
 
     Attributes
     ----------
+    orthogonality_error : float
+        :math:`\\max|A^{*\\top}A^* - I|` (0 up to rounding for an orthogonal :math:`A^*`).
+    smallest_code : float
+        The smallest entry of the codes :math:`x^*` (the remark asks :math:`x^*\\ge 0`).
+    eps : float
+        The bias (the remark's is 0).
     loss_at_truth : float
         :math:`\\hat L(A^{*\\top})` with :math:`\\epsilon = 0` (exactly 0 up to rounding).
     grad_norm_at_truth : float
@@ -93,6 +101,9 @@ class OrthogonalCheck:
         Gaussian :math:`A^*` (``n × 2n``, one nonzero per code): not a zero of the loss.
     """
 
+    orthogonality_error: float
+    smallest_code: float
+    eps: float
     loss_at_truth: float
     grad_norm_at_truth: float
     t: np.ndarray
@@ -125,9 +136,43 @@ def orthogonal_minimum(n: int, N: int, rng: np.random.Generator, directions: int
     B = model.random_dictionary(n, 2 * n, rng)
     Xo = model.sample_codes(2 * n, 1, N, rng, 0.0, 1.0)
     return OrthogonalCheck(
+        orthogonality_error=float(np.abs(A.T @ A - np.eye(n)).max()),
+        smallest_code=float(X.min()),
+        eps=0.0,
         loss_at_truth=autoencoder.loss(W, Y, 0.0),
         grad_norm_at_truth=float(np.linalg.norm(autoencoder.gradient(W, Y, 0.0))),
         t=t,
         losses=losses,
         overcomplete_loss=autoencoder.loss(B.T, B @ Xo, 0.0),
     )
+
+
+def orthogonal_remark_failures(result: OrthogonalCheck) -> list[str]:
+    r"""The hypotheses of the remark of Sec. 3.2 that ``result`` does not satisfy, in words (empty: all are met).
+
+    The remark asks a square orthogonal :math:`A^*` (here :math:`\max|A^{*\top}A^* - I| \le 10^{-12}`),
+    codes :math:`x^*\ge 0` and the bias :math:`\epsilon = 0`.
+    """
+    check.of_type(result, "result", OrthogonalCheck)
+    conditions = {"A* orthogonal": result.orthogonality_error <= 1e-12, "x* ≥ 0": result.smallest_code >= 0.0,
+                  "ε = 0": result.eps == 0.0}
+    return [name for name, holds in conditions.items() if not holds]
+
+
+def orthogonal_minimum_holds(result: OrthogonalCheck, *, zero: float = 1e-20, gradient: float = 1e-9,
+                             rise: float = 1e-4, away: float = 0.05) -> bool:
+    r"""The remark's conclusion: :math:`W = A^{*\top}` is a global minimum, with loss 0.
+
+    Holds when the loss at :math:`A^{*\top}` is below ``zero`` and the gradient's norm below
+    ``gradient`` (rounding), the loss along every direction is never below its value at
+    :math:`t = 0`, and it exceeds ``rise`` wherever :math:`|t| >` ``away`` (a strict minimum along
+    each direction, not a flat one).
+    """
+    check.of_type(result, "result", OrthogonalCheck)
+    zero = check.real(zero, "zero", minimum=0.0, strict_min=True)
+    gradient = check.real(gradient, "gradient", minimum=0.0, strict_min=True)
+    rise = check.real(rise, "rise", minimum=0.0, strict_min=True)
+    away = check.real(away, "away", minimum=0.0, strict_min=True)
+    far = np.abs(result.t) > away
+    return bool(result.loss_at_truth < zero and result.grad_norm_at_truth < gradient and far.any()
+                and np.all(result.losses >= result.loss_at_truth) and np.all(result.losses[:, far] > rise))

@@ -29,7 +29,7 @@ from lib.recovery import Recovery, recovery
 
 __all__ = ["PROTOCOLS", "METHODS", "near_misses", "ablation_task", "with_unpolished", "ablation_tasks", "ablation_table",
            "sample_memory", "min_samples_task", "recovery_curve", "misses_at_cap", "min_samples_tasks", "fit_exponent",
-           "run_tasks"]
+           "exponent_at_most_linear", "run_tasks"]
 
 WIDTH = 1.5  # hidden units per atom of the "wider layer" protocol
 SKLEARN_EPOCHS = 10  # at most this many passes of scikit-learn over a training set (its cost grows with passes × N)
@@ -456,6 +456,19 @@ def fit_exponent(h: np.ndarray, N: np.ndarray, level: float = 0.95) -> tuple[flo
     fit = stats.linregress(np.log(h[keep]), np.log(N[keep]))
     half = stats.t.ppf(0.5 + level / 2, keep.sum() - 2) * fit.stderr
     return float(fit.slope), float(fit.slope - half), float(fit.slope + half)
+
+
+def exponent_at_most_linear(b: float, low: float, high: float) -> bool:
+    r"""Whether a fitted exponent of :math:`N^* \propto h^b` with interval ``[low, high]`` (:func:`fit_exponent`) bounds the growth.
+
+    True when the interval reaches down to 1 (growth no faster than linear is consistent with the
+    data) and stays below 2 (quadratic growth is excluded): ``low <= 1`` and ``high < 2``.  A wider
+    interval is no evidence either way and gives ``False``.
+    """
+    b, low, high = (check.real(v, name) for v, name in ((b, "b"), (low, "low"), (high, "high")))
+    if not low <= b <= high:
+        raise ValueError(f"b must lie in its interval [low, high], got b={b}, low={low}, high={high}")
+    return bool(low <= 1.0 and high < 2.0)
 
 
 def _own_stream(task: Callable[..., dict[str, Any]], rng: np.random.Generator, **params: Any) -> dict[str, Any]:

@@ -31,6 +31,7 @@ __all__ = [
     "hadamard_dictionary",
     "InnerProducts",
     "inner_products",
+    "eq4_worst_ratio",
     "decomposition_residual",
     "Preactivations",
     "RATES",
@@ -40,12 +41,16 @@ __all__ = [
     "tradeoff",
     "HadamardRecovery",
     "hadamard_recovery",
+    "step3_margins",
+    "hadamard_failures",
+    "exact_where_hypotheses_hold",
     "two_point_values",
     "FalsePositives",
     "false_positive_frequencies",
+    "under_false_positive_bound",
+    "t_star_minimises",
     "binomial_interval",
 ]
-
 
 
 def _fwht(X: np.ndarray) -> np.ndarray:
@@ -90,6 +95,9 @@ class InnerProducts:
     ----------
     delta, mu, beta : float
         Radius, coherence of :math:`A^*` and the bound :math:`\beta = \delta + \mu`.
+    radius, column_error : float
+        Measured :math:`\max_i\|W_i - A^*_i\|` and :math:`\max_j|\|A^*_j\| - 1|`: eq. (4)'s hypotheses
+        ask at most :math:`\delta` and 0.
     diagonal : numpy.ndarray
         :math:`\langle W_i, A^*_i\rangle`, shape ``(h,)``; eq. (4) puts it in :math:`[1-\delta, 1+\delta]`.
     cross_max : float
@@ -101,6 +109,8 @@ class InnerProducts:
     delta: float
     mu: float
     beta: float
+    radius: float
+    column_error: float
     diagonal: np.ndarray
     cross_max: float
     counts: np.ndarray
@@ -123,7 +133,37 @@ def inner_products(A: np.ndarray, delta: float, rng: np.random.Generator, bins: 
     reach = 1.02 * max(beta, cross)
     off = M[~np.eye(M.shape[0], dtype=bool)]
     counts, edges = np.histogram(off, bins=np.linspace(-reach, reach, bins + 1))
-    return InnerProducts(float(delta), mu, beta, np.diag(M).copy(), cross, counts, edges)
+    return InnerProducts(float(delta), mu, beta, _radius(W, A), _column_error(A), np.diag(M).copy(), cross, counts, edges)
+
+
+def _radius(W: np.ndarray, A: np.ndarray) -> float:
+    r""":math:`\max_i\|W_i - A^*_i\|`."""
+    return float(np.linalg.norm(W - A.T, axis=1).max())
+
+
+def _column_error(A: np.ndarray) -> float:
+    r""":math:`\max_j|\|A^*_j\| - 1|`."""
+    return float(np.abs(np.linalg.norm(A, axis=0) - 1.0).max())
+
+
+def eq4_worst_ratio(cross_max: float, diag_min: float, diag_max: float, delta: float, mu: float) -> float:
+    r"""How much of eq. (4)'s bounds the measured inner products use: 1 or less where eq. (4) holds.
+
+    .. math::
+
+        \max\Big(\frac{\max_{i\ne j}|\langle W_i, A^*_j\rangle|}{\delta + \mu},\;
+        \frac{\max_i|\langle W_i, A^*_i\rangle - 1|}{\delta}\Big)
+
+    from the extremes ``cross_max`` (:math:`\max_{i\ne j}|\langle W_i, A^*_j\rangle|`), ``diag_min``
+    and ``diag_max`` (of :math:`\langle W_i, A^*_i\rangle`), the radius :math:`\delta > 0` and the
+    coherence :math:`\mu`.
+    """
+    cross_max = check.real(cross_max, "cross_max", minimum=0.0)
+    diag_min = check.real(diag_min, "diag_min")
+    diag_max = check.real(diag_max, "diag_max", minimum=diag_min)
+    delta = check.real(delta, "delta", minimum=0.0, strict_min=True)
+    mu = check.real(mu, "mu", minimum=0.0, maximum=1.0)
+    return float(max(cross_max / theory.inner_product_bound(delta, mu), max(1.0 - diag_min, diag_max - 1.0) / delta))
 
 
 def _sparse_preactivations(MT: np.ndarray, support: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -401,12 +441,16 @@ class HadamardRecovery:
     ----------
     h, n, k : int
         Code size :math:`h = 2n`, signal size, support size.
+    p : float
+        Sparsity exponent.
     hp, K : float
         :math:`h^p` and the support bound :math:`K = \max(h^p, k)`.
     mu, xi : float
         Coherence :math:`1/\sqrt n` and its exponent :math:`\xi`.
     delta, beta, eps : float
         Radius, eq.-(4) bound and the bias :math:`c\,m_1K\beta`.
+    radius, column_error : float
+        Measured :math:`\max_i\|W_i - A^*_i\|` and :math:`\max_j|\|A^*_j\| - 1|`.
     floor, ceiling : float
         :func:`lib.theory.support.on_support_floor` and :func:`~lib.theory.support.off_support_ceiling`.
     margin_holds : bool
@@ -420,6 +464,7 @@ class HadamardRecovery:
     h: int
     n: int
     k: int
+    p: float
     hp: float
     K: float
     mu: float
@@ -427,6 +472,8 @@ class HadamardRecovery:
     delta: float
     beta: float
     eps: float
+    radius: float
+    column_error: float
     floor: float
     ceiling: float
     margin_holds: bool
@@ -455,7 +502,11 @@ def _hadamard_case(h, p, nu, N, rng, low, high, prefactor, bins, chunk) -> Hadam
     beta = theory.inner_product_bound(delta, mu)
     m1 = 0.5 * (low + high)
     eps = theory.bias(m1, K, beta, prefactor)
-    MT = _hadamard_products(model.perturb_columns(hadamard_dictionary(n), delta, rng))
+    A = hadamard_dictionary(n)
+    W = model.perturb_columns(A, delta, rng)
+    radius, column_error = _radius(W, A), _column_error(A)
+    MT = _hadamard_products(W)
+    del W, A
     cross, diag_min, diag_max = _eq4_extremes(MT)
     support, values = model.sample_sparse_codes(h, k, N, rng, low, high)
     grid, edges = np.array([eps]), _off_edges(beta, k, high, bins)
@@ -464,7 +515,7 @@ def _hadamard_case(h, p, nu, N, rng, low, high, prefactor, bins, chunk) -> Hadam
         for s in range(0, N, chunk)
     ]
     return HadamardRecovery(
-        h, n, k, float(h**p), K, float(mu), model.coherence_exponent(mu, h), delta, beta, eps,
+        h, n, k, p, float(h**p), K, float(mu), model.coherence_exponent(mu, h), delta, beta, eps, radius, column_error,
         theory.on_support_floor(delta, beta, K, low, high), theory.off_support_ceiling(beta, K, high),
         theory.margin_condition(delta, beta, K, low, high, m1, prefactor), cross, diag_min, diag_max,
         _concatenate(parts),
@@ -503,6 +554,47 @@ def hadamard_recovery(
     ]
 
 
+def _runs(runs: object) -> list[HadamardRecovery]:
+    if not isinstance(runs, (list, tuple)) or not runs:
+        raise TypeError(f"runs must be a non-empty list of HadamardRecovery (as hadamard_recovery returns), got {type(runs).__name__}")
+    for run in runs:
+        check.of_type(run, "runs", HadamardRecovery)
+    return list(runs)
+
+
+def step3_margins(run: HadamardRecovery) -> tuple[float, float]:
+    r"""How far the data stay inside the deterministic bounds of the proof: :math:`(\min_{i\in S}Q_i - \text{floor},\ \text{ceiling} - \max_{i\notin S}Q_i)`.
+
+    The floor is step 3's :math:`(1-\delta)m_{\min} - (K-1)\beta m_{\max}` and the ceiling
+    :math:`K\beta m_{\max}` (:func:`lib.theory.support.on_support_floor`,
+    :func:`~lib.theory.support.off_support_ceiling`), over every sample of ``run``; both margins are
+    nonnegative (up to rounding) wherever the bounds hold.
+    """
+    check.of_type(run, "run", HadamardRecovery)
+    return float(run.pre.on.min() - run.floor), float(run.ceiling - run.pre.off_max.max())
+
+
+def hadamard_failures(run: HadamardRecovery, low: float, high: float) -> list[str]:
+    """The hypotheses of Theorem 3.1 that ``run`` does not satisfy (:func:`lib.theory.support.theorem31_failures`).
+
+    ``[low, high]`` is the range of its nonzeros, uniform, so :math:`m_1` is the midpoint.
+    """
+    check.of_type(run, "run", HadamardRecovery)
+    low = check.real(low, "low", minimum=0.0)
+    high = check.real(high, "high", minimum=low, strict_min=True)
+    return theory.theorem31_failures(run.h, run.p, run.k, run.delta, run.radius, run.column_error, run.mu, run.eps,
+                                     low, high, 0.5 * (low + high))
+
+
+def exact_where_hypotheses_hold(runs: list[HadamardRecovery], low: float, high: float) -> bool:
+    """Theorem 3.1's conclusion: zero false negatives and zero false positives on every run that satisfies every hypothesis (:func:`hadamard_failures`).
+
+    False when no run satisfies them: the check then has nothing to test.
+    """
+    inside = [run for run in _runs(runs) if not hadamard_failures(run, low, high)]
+    return bool(inside) and all(run.false_negatives == 0 and run.false_positives == 0 for run in inside)
+
+
 def two_point_values(size: tuple[int, ...], low: float, high: float, m1: float, rng: np.random.Generator) -> np.ndarray:
     r"""I.i.d. values :math:`m_{\max}` with probability :math:`\pi = (m_1-m_{\min})/(m_{\max}-m_{\min})`, else :math:`m_{\min}`.
 
@@ -527,8 +619,8 @@ class FalsePositives:
     ----------
     h, k : numpy.ndarray
         Code sizes and support sizes (integers), shape ``(H,)``.
-    K : numpy.ndarray
-        Support bounds :math:`\max(h^p, k)`.
+    hp, K : numpy.ndarray
+        :math:`h^p` and the support bounds :math:`K = \max(h^p, k)`.
     threshold : numpy.ndarray
         :math:`\epsilon/\beta = c\,m_1K`: the unit fires when :math:`\sum_{j\in S}x^*_j` reaches it.
     counts : numpy.ndarray
@@ -539,6 +631,7 @@ class FalsePositives:
 
     h: np.ndarray
     k: np.ndarray
+    hp: np.ndarray
     K: np.ndarray
     threshold: np.ndarray
     counts: np.ndarray
@@ -584,7 +677,49 @@ def false_positive_frequencies(
         for start in range(0, N, chunk):
             sums = two_point_values((min(chunk, N - start), int(k[index])), low, high, m1, rng).sum(axis=1)
             counts[index] += int(np.count_nonzero(sums >= threshold[index]))
-    return FalsePositives(h_values, k, K, threshold, counts, N)
+    return FalsePositives(h_values, k, h_values.astype(np.float64) ** p, K, threshold, counts, N)
+
+
+def under_false_positive_bound(fp: FalsePositives, bound: object, level: float = 0.999) -> bool:
+    r"""Whether the frequencies of ``fp`` are compatible with a bound on the false-positive probability, in an informative regime.
+
+    Only the sizes with :math:`k \le h^p` count (the theorem's :math:`|S|\le h^p`; there
+    :math:`K = h^p`).  It holds when there is at least one such size, the first of them saw an event
+    and has ``bound`` below 1 there (else the comparison is empty), and at every such size the lower
+    end of the ``level`` Clopper–Pearson interval (:meth:`FalsePositives.interval`) is at most ``bound``.
+    """
+    check.of_type(fp, "fp", FalsePositives)
+    bound = check.real_array(bound, "bound", minimum=0.0)
+    if bound.shape != fp.h.shape:
+        raise ValueError(f"bound must have one entry per size of fp, shape {fp.h.shape}, got {bound.shape}")
+    inside = fp.k <= fp.hp * (1 + 1e-12)
+    if not inside.any():
+        return False
+    first = int(np.flatnonzero(inside)[0])
+    lower, _ = fp.interval(level)
+    return bool(fp.counts[first] > 0 and bound[first] < 1 and np.all(lower[inside] <= bound[inside]))
+
+
+def t_star_minimises(t_grid: object, curve: object, t_star: float, closed_form: float, rtol: float = 1e-3) -> bool:
+    r"""Step 5: whether :math:`t^*` and the closed form are the minimiser and minimum of the Chernoff–Hoeffding ``curve`` on ``t_grid``.
+
+    Holds when :math:`t^* > 0`, the curve never goes below the closed form (rounding :math:`10^{-12}`),
+    its grid minimum is at most ``rtol`` above it, and the grid minimiser is within 2 grid steps of
+    :math:`t^*` (``t_grid`` evenly spaced, increasing).
+    """
+    t_grid = check.real_array(t_grid, "t_grid", minimum=0.0)
+    curve = check.real_array(curve, "curve", minimum=0.0)
+    if t_grid.ndim != 1 or t_grid.size < 3 or curve.shape != t_grid.shape:
+        raise ValueError(f"t_grid must be 1-d with at least 3 points and curve the same shape, got {t_grid.shape} and {curve.shape}")
+    step = np.diff(t_grid)
+    if np.any(step <= 0) or not np.allclose(step, step[0]):
+        raise ValueError("t_grid must be evenly spaced and increasing")
+    t_star = check.real(t_star, "t_star")
+    closed_form = check.real(closed_form, "closed_form", minimum=0.0, strict_min=True)
+    rtol = check.real(rtol, "rtol", minimum=0.0, strict_min=True)
+    low = curve.min()
+    return bool(t_star > 0 and low >= closed_form * (1 - 1e-12) and low <= closed_form * (1 + rtol)
+                and abs(t_grid[np.argmin(curve)] - t_star) <= 2 * step[0])
 
 
 def binomial_interval(counts, N: int, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,7 @@ from lib import _validate as check
 from lib import autoencoder, baselines, execution, training
 from lib import model as _model
 from lib.recovery import recovery
+from lib.theory import support as _support
 
 __all__ = [
     "Tier",
@@ -49,6 +50,8 @@ __all__ = [
     "bias_sweep",
     "SampleSweep",
     "sample_sweep",
+    "near_starts_recover",
+    "ramp_gets_both",
 ]
 
 RANDOM = "random"
@@ -466,6 +469,9 @@ class BiasSweep:
         Fraction of (unit, sample) pairs that fire at the near start with ``theory_eps``.
     theory_grad_norm : float
         Frobenius norm of the exact gradient there.
+    theory_unmet : tuple of str
+        The reconstructed hypotheses of Theorem 3.1 that the near start, with that bias, breaks
+        (:func:`lib.theory.support.theorem31_failures`; empty when all hold).
     """
 
     eps: np.ndarray
@@ -478,6 +484,7 @@ class BiasSweep:
     theory_eps: float
     theory_active: float
     theory_grad_norm: float
+    theory_unmet: tuple[str, ...]
 
 
 @execution.one_blas_thread
@@ -489,12 +496,12 @@ def bias_sweep(
     r"""Train from a start at :math:`\delta_0 =` ``delta`` and from a random start with each fixed bias in ``eps_values``,
     then with a bias ramped linearly from ``ramp[0]`` to ``ramp[1]`` over the run.
 
-    Also evaluates Theorem 3.1's own bias at the near start: how many units fire and how large the
-    gradient is there.
+    Also evaluates Theorem 3.1's own bias at the near start (so ``delta <= 1``): how many units fire,
+    how large the gradient is there, and which of the theorem's hypotheses that start breaks.
     """
     _check_run(tier, rng, batch_size=batch_size, eval_size=eval_size, lr=lr, lr_end=lr_end, decay_from=decay_from,
                progress=progress, steps_near=steps_near, steps_random=steps_random)
-    check.real(delta, "delta", minimum=0.0)
+    check.real(delta, "delta", minimum=0.0, maximum=1.0)
     check.real_sequence(eps_values, "eps_values")
     if len(check.real_sequence(ramp, "ramp")) != 2:
         raise ValueError(f"ramp must be (start, end), got {len(ramp)} values")
@@ -513,8 +520,11 @@ def bias_sweep(
     eps_theory = theory_bias(model, delta)
     active = float(np.mean(autoencoder.encode(near, eval_set.Y, eps_theory) > 0))
     grad = float(np.linalg.norm(autoencoder.gradient(near, eval_set.Y, eps_theory)))
+    unmet = _support.theorem31_failures(model.h, model.p, model.k, delta, float(np.max(np.linalg.norm(near - model.A.T, axis=1))),
+                                        float(np.max(np.abs(np.linalg.norm(model.A, axis=0) - 1.0))), model.mu, eps_theory,
+                                        model.low, model.high, model.m1)
     return BiasSweep(np.asarray(eps_values, dtype=float), training.BiasRamp(start, end, steps_near), tuple(drawn.starts),
-                     mcc, frac, support, norm, eps_theory, active, grad)
+                     mcc, frac, support, norm, eps_theory, active, grad, tuple(unmet))
 
 
 # --------------------------------------------------------------------------- samples
@@ -574,3 +584,46 @@ def sample_sweep(
     mcc, frac = (np.array([r[key] for r in results[:-1]]).reshape(2, len(sizes)) for key in ("mcc", "frac99"))
     fresh = results[-1]
     return SampleSweep(np.asarray(sizes), methods, mcc, frac, fresh["mcc"], fresh["frac99"], steps * batch_size)
+
+
+# --------------------------------------------------------------------------- the chapter's criteria
+def near_starts_recover(mcc: Sequence[float] | np.ndarray, frac99: Sequence[float] | np.ndarray, *, threshold: float,
+                        every_atom: bool) -> bool:
+    r"""Whether every run from a close start ends near the dictionary's directions (the ISIT abstract's claim).
+
+    Parameters
+    ----------
+    mcc, frac99 : array_like
+        ``(R,)``, ``R >= 1``: the final mean matched :math:`|\cos|` of each run and its fraction of atoms
+        with :math:`|\cos| > 0.99`.
+    threshold : float
+        In :math:`(0, 1)`: the mean matched :math:`|\cos|` every run must exceed.
+    every_atom : bool
+        Also require every atom of every run above :math:`|\cos| = 0.99` (fraction exactly 1).
+
+    Returns
+    -------
+    bool
+        ``min(mcc) > threshold`` and, with ``every_atom``, ``min(frac99) == 1``.
+    """
+    mcc = check.real_array(mcc, "mcc", ndim=1, minimum=0.0, maximum=1.0 + 1e-9)
+    frac99 = check.real_array(frac99, "frac99", ndim=1, shape=mcc.shape, minimum=0.0, maximum=1.0, match="mcc")
+    threshold = check.real(threshold, "threshold", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
+    every_atom = check.flag(every_atom, "every_atom")
+    return bool(mcc.min() > threshold and (not every_atom or frac99.min() == 1.0))
+
+
+def ramp_gets_both(sweep: BiasSweep, init: str, *, mcc_tol: float, support_tol: float) -> bool:
+    r"""Whether the ramped bias ends, from start ``init``, at both ends of the fixed biases' trade-off.
+
+    A fixed bias trades direction (mean matched :math:`|\cos|`, best at a moderate :math:`\epsilon`) against
+    the exact-support rate (best at a large one).  True when the ramp's mean matched :math:`|\cos|` is
+    at least the largest over the fixed biases minus ``mcc_tol`` *and* its exact-support rate is at
+    least the largest over the fixed biases minus ``support_tol``.
+    """
+    check.of_type(sweep, "sweep", BiasSweep)
+    column = sweep.inits.index(check.choice(init, "init", sweep.inits))
+    mcc_tol = check.real(mcc_tol, "mcc_tol", minimum=0.0)
+    support_tol = check.real(support_tol, "support_tol", minimum=0.0)
+    mcc, support = sweep.mcc[:, column], sweep.support_rate[:, column]
+    return bool(mcc[-1] >= mcc[:-1].max() - mcc_tol and support[-1] >= support[:-1].max() - support_tol)

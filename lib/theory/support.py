@@ -42,6 +42,7 @@ __all__ = [
     "on_support_floor",
     "off_support_ceiling",
     "margin_condition",
+    "theorem31_failures",
     "chernoff_hoeffding",
     "optimal_t",
     "hoeffding_bound",
@@ -172,6 +173,52 @@ def margin_condition(
     K = check.real(K, "K", minimum=1.0)
     c = check.real(prefactor, "prefactor", minimum=0.0)
     return bool(m_min * (1.0 - delta) > K * beta * (m_max + c * m1))
+
+
+def theorem31_failures(
+    h: int, p: float, k: int, delta: float, radius: float, column_error: float, mu: float, eps: float,
+    m_min: float, m_max: float, m1: float,
+) -> list[str]:
+    r"""The reconstructed hypotheses of Theorem 3.1 that one run does not satisfy, in words (empty: all are met).
+
+    The run has :math:`h` units, sparsity exponent :math:`p`, supports of :math:`k` elements, ball
+    radius :math:`\delta` (``delta``), measured :math:`\max_i\|W_i - A^*_i\|` (``radius``) and
+    :math:`\max_j|\|A^*_j\| - 1|` (``column_error``), coherence
+    :math:`\mu = h^{-\xi}` (``mu``), bias :math:`\epsilon` and nonzeros in :math:`[m_{\min}, m_{\max}]` with
+    mean :math:`m_1`.  The hypotheses, each checked from these numbers:
+
+    * unit columns, :math:`|\|A^*_j\| - 1| \le 10^{-9}`;
+    * every row in the ball, :math:`\max_i\|W_i - A^*_i\| \le \delta`;
+    * :math:`\delta = h^{-p-\nu}` with :math:`\nu > 0`, i.e. :math:`\delta < h^{-p}`;
+    * :math:`p + \nu < \xi`, i.e. :math:`\delta > h^{-\xi} = \mu`;
+    * :math:`|S| \le h^p`, i.e. :math:`k \le h^p`;
+    * the bias is the theorem's, :math:`\epsilon = 2m_1h^p\beta` with :math:`\beta = \delta + \mu`;
+    * the margin condition :math:`m_{\min}(1-\delta) > h^p\beta(m_{\max} + 2m_1)` (:func:`margin_condition`).
+
+    Equalities are compared with a relative tolerance of :math:`10^{-9}` (rounding of ``h ** p``).
+    """
+    h = check.integer(h, "h", minimum=2)
+    p = check.exponent(p)
+    k = check.integer(k, "k", minimum=1, maximum=h)
+    delta = check.real(delta, "delta", minimum=0.0, maximum=1.0)
+    radius = check.real(radius, "radius", minimum=0.0)
+    column_error = check.real(column_error, "column_error", minimum=0.0)
+    mu = check.real(mu, "mu", minimum=0.0, maximum=1.0)
+    eps = check.real(eps, "eps", minimum=0.0)
+    m_min, m_max, m1 = _value_range(m_min, m_max, m1)
+    hp = float(h**p)
+    beta = delta + mu
+    tol = 1e-9
+    conditions = {
+        "unit columns": column_error <= tol,
+        "rows within δ of the atoms": radius <= delta * (1 + tol),
+        "ν > 0 (δ < h^-p)": delta < h**-p,
+        "p + ν < ξ (δ above the coherence)": delta > mu,
+        "|S| ≤ h^p": k <= hp * (1 + tol),
+        "the bias is Theorem 3.1's 2m₁h^pβ": bool(np.isclose(eps, THEOREM_PREFACTOR * m1 * hp * beta, rtol=tol, atol=0.0)),
+        "the margin condition": margin_condition(delta, beta, hp, m_min, m_max, m1),
+    }
+    return [name for name, holds in conditions.items() if not holds]
 
 
 def _off_support_inputs(eps, s, beta, m1, m_min, m_max):
