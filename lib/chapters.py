@@ -105,9 +105,10 @@ CHAPTERS: tuple[Chapter, ...] = (
                  "samples, against scikit-learn, the Arora–Ge–Ma–Moitra neural update and a TopK sparse autoencoder "
                  "on one metric"),
     Chapter("book/06b_hessian", sizes="hessian", claims=("hess-",), cost=4, paper="Sec. 6, Conclusion (beyond the paper)",
-            what="whether the critical point is a minimum: the exact Hessian-vector product, extreme eigenvalues by "
-                 "Lanczos with their sampling noise at $A^*$, at the stationary point near it, along the random line "
-                 "and at random-start end points; the softest directions; scaling with $h$, $k$ and $\\epsilon$"),
+            what="whether the critical point is a minimum: the Hessian of the expected loss (with the boundary term "
+                 "of the ReLU's kinks), extreme eigenvalues by Lanczos with their sampling noise, each verdict confirmed "
+                 "by the loss's own second differences, at $A^*$, at the stationary point near it, along the random "
+                 "line and at random-start end points; the softest directions; scaling with $h$, $k$ and $\\epsilon$"),
     Chapter("book/06c_random_starts", sizes="random_starts", claims=("rs-",), cost=8, paper="Conclusion (beyond the paper)",
             what="every atom from a random start: the protocols of sparse-autoencoder practice (resampling and "
                  "splitting silent units, a polish at a raised bias) ablated one by one, and the smallest number of "
