@@ -16,7 +16,8 @@
   without its outputs.  ``make book`` and ``make test`` execute the chapters before the build (into the
   cache it reads), so the build itself executes nothing; this is the net under a build run by hand.
 * **The intro's map, generated** from the chapter registry (``lib.chapters``) by the directive
-  ``chapter-map``, so it lists every chapter and cannot go stale.
+  ``chapter-map``, so it lists every chapter and cannot go stale; and its "what we found" by the
+  directive ``findings``, from the claims ledger of the same build.
 * **The book's CSS and script** (``_static/``: scrollable wide tables with a hint where they overflow,
   numbers that do not wrap).
 """
@@ -84,8 +85,22 @@ class ChapterMap(SphinxDirective):
         return self.parse_text_to_nodes("\n".join(lines))
 
 
+class Findings(SphinxDirective):
+    """``{findings}``: the intro's "what we found", from the claims ledger this build recorded (``lib.claims.markdown_findings``)."""
+
+    has_content = False
+
+    def run(self) -> list:
+        import lib.claims
+        import lib.scale
+
+        scale = lib.scale.current().name
+        return self.parse_text_to_nodes(lib.claims.markdown_findings([c for c in lib.claims.load() if c.scale == scale]))
+
+
 def setup(app) -> dict[str, Any]:
     app.add_directive("chapter-map", ChapterMap)
+    app.add_directive("findings", Findings)
     app.connect("config-inited", _configure)
     app.connect("html-page-context", _unique_scripts, priority=100)
     app.add_css_file("book.css")

@@ -47,8 +47,8 @@ from lib import chapters as _chapters
 from lib import scale as _scale
 
 __all__ = ["Claim", "ClaimFailed", "SOURCES", "SOURCE_LABELS", "STATUSES", "STATUS_LABELS", "VERDICTS", "VERDICT_LABELS",
-           "check", "counts", "load", "markdown_cell", "markdown_chapters", "markdown_summary", "results_dir", "section_label",
-           "use_chapter"]
+           "check", "counts", "load", "markdown_cell", "markdown_chapters", "markdown_findings", "markdown_summary", "results_dir",
+           "section_label", "use_chapter"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SOURCES = ("paper", "isit", "reconstruction", "book")
@@ -343,6 +343,47 @@ def markdown_summary(claims: list[Claim]) -> str:
         title = markdown_cell(_chapters.by_doc(c.chapter).title)
         lines.append(f"- {markdown_cell(c.claim)} — measured: {markdown_cell(c.measured)} "
                      f"([its card]({_row_label(c)}); evidence: [{title}]({c.label}))")
+    return "\n".join(lines)
+
+
+def _listed(claims: list[Claim], shown: int) -> str:
+    """Up to ``shown`` claims as "claim (measured; evidence)" joined by semicolons, and how many more."""
+    items = [f"{markdown_cell(c.claim)} ([evidence]({c.label}))" for c in claims[:shown]]
+    more = len(claims) - shown
+    return "; ".join(items) + (f"; and {more} more on the [claims page](sec-claims-summary)" if more > 0 else "")
+
+
+def markdown_findings(claims: list[Claim], *, shown: int = 3) -> str:
+    """The intro's "what we found", in MyST Markdown: at most seven lines from the ledger, each linked to its evidence.
+
+    How many claims reproduce the paper (by chapter), the claims that do not (verdict ``"not reproduced"``),
+    the book's findings that did not come out as stated (status ``"differs"``), the checks run outside the
+    hypotheses of the statements they cite, and what cannot be tested from the text; at most ``shown``
+    claims are listed per line, the rest counted and left to the claims page.
+    """
+    claims = _claims(claims)
+    shown = valid.integer(shown, "shown", minimum=1)
+    if not claims:
+        return "This build recorded no claims: the chapters were not executed before the pages were rendered."
+    by = {v: [c for c in claims if c.verdict == v] for v in VERDICTS}
+    bearing = len(claims) - len(by["method"]) - len(by["beyond the paper"])
+    chapters = Counter(c.chapter for c in by["reproduced"])
+    per_chapter = ", ".join(f"{_chapter_link(ch)} ({n})" for ch, n in chapters.items())
+    differs = [c for c in claims if c.status == "differs" and c.verdict != "not reproduced"]
+    outside = [c for c in claims if c.hypotheses.startswith(_NOT_MET)]
+    lines = [f"- **Reproduced**: {len(by['reproduced'])} of the {bearing} claims that bear on the paper's text"
+             + (f" — {per_chapter}." if per_chapter else ".")]
+    if by["not reproduced"]:
+        lines.append(f"- **Not reproduced** ({len(by['not reproduced'])}): {_listed(by['not reproduced'], shown)}.")
+    if differs:
+        lines.append(f"- **Did not come out as stated** ({len(differs)}, the book's own questions): {_listed(differs, shown)}.")
+    if outside:
+        lines.append(f"- **Outside the hypotheses** ({len(outside)}): these checks run where the conditions of the theorem they "
+                     "cite do not hold at the sizes used, so they are this book's observations, not tests of the theorem.")
+    if by["not testable"]:
+        lines.append(f"- **Not testable from the text** ({len(by['not testable'])}): {_listed(by['not testable'], shown)}.")
+    lines.append(f"- **Beyond the paper**: {len(by['beyond the paper'])} findings of the book's own, and {len(by['method'])} checks of "
+                 "its methods; all on the [claims page](sec-claims-summary).")
     return "\n".join(lines)
 
 

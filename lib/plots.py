@@ -101,15 +101,76 @@ def fit_loglog_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
+MIN_TICK_LABELS = 2  # an axis with fewer tick labels than this cannot be read off
+
+
+def _shown_tick_labels(axis) -> list[str] | None:
+    """The tick labels ``axis`` shows inside its view (major and minor), after a draw.
+
+    ``None`` when the axis shows no tick labels by design: hidden, no ticks in view (an image
+    panel), or labels switched off (the inner panels of shared axes).
+    """
+    if not axis.get_visible():
+        return None
+    transform = axis.get_transform()
+    lo, hi = sorted(transform.transform(np.asarray(axis.get_view_interval(), dtype=float)))
+    tol = 1e-9 * max(hi - lo, 1e-300)
+    ticked, labelled, texts = False, False, []
+    for ticks, locs in ((axis.get_major_ticks, axis.get_majorticklocs()), (axis.get_minor_ticks, axis.get_minorticklocs())):
+        locs = np.asarray(locs, dtype=float)
+        if locs.size == 0:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = transform.transform(locs)
+        for tick, where in zip(ticks(len(locs)), scaled):
+            if not (np.isfinite(where) and lo - tol <= where <= hi + tol):
+                continue
+            ticked = True
+            for label in (tick.label1, tick.label2):
+                if label.get_visible():
+                    labelled = True
+                    if label.get_text().strip():
+                        texts.append(label.get_text())
+    return texts if ticked and labelled else None
+
+
+def _check_tick_labels(name: str, fig: Figure) -> None:
+    """Raise :class:`ValueError` if an axis of ``fig`` shows fewer than :data:`MIN_TICK_LABELS` tick labels.
+
+    A scale with one label (a log axis inside one decade, a line through two points) or none
+    cannot be read; axes that show no labels by design (switched off, no ticks) pass.  The
+    figure is drawn once to fix its tick labels.
+    """
+    check.text(name, "name")
+    check.of_type(fig, "fig", Figure)
+    fig.canvas.draw()
+    for number, ax in enumerate(fig.axes, start=1):
+        if not ax.get_visible() or not ax.axison:
+            continue
+        for letter, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            texts = _shown_tick_labels(axis)
+            if texts is not None and len(texts) < MIN_TICK_LABELS:
+                what = ax.get_title() or axis.get_label_text() or "untitled"
+                raise ValueError(f"figure {name!r}: the {letter} axis of panel {number} ({what!r}) shows "
+                                 f"{len(texts)} tick label(s) {texts}; a reader needs at least {MIN_TICK_LABELS} "
+                                 "to read its scale")
+
+
 def glue_figure(name: str, fig: Figure) -> None:
     """Glue ``fig`` under ``name`` for a ``{glue:figure}`` directive and close it.
 
-    Closing matters: the inline backend would otherwise also show the figure under the cell, so it
-    would appear twice on the page.
+    Refuses (:class:`ValueError`) a figure with an axis that shows
+    fewer than two tick labels.  Closing matters: the inline backend would otherwise also show the
+    figure under the cell, so it would appear twice on the page.
     """
     from myst_nb import glue
 
     check.text(name, "name")
     check.of_type(fig, "fig", Figure)
+    try:
+        _check_tick_labels(name, fig)
+    except ValueError:
+        plt.close(fig)
+        raise
     glue(name, fig, display=False)
     plt.close(fig)

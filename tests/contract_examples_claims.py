@@ -17,3 +17,5 @@ def _(): return {"claims": _claims()}
 def _(): return {"claims": _claims()}
 @example("lib.claims.section_label")
 def _(): return {"chapter": "book/02_support_recovery"}
+@example("lib.claims.markdown_findings", allow={"shown": ["huge"]})  # a cap on the listed claims
+def _(): return {"claims": _claims(), "shown": 3}

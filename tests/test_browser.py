@@ -47,7 +47,9 @@ RAW_MATH = re.compile(r"\\\(|\\\[|\$\$|\$[A-Za-z\\{][^$\n]{0,120}\$")
 
 # Template artefacts a reader should never see (outside code).
 # ... and an unformatted float (nine or more decimals: a glued value without a format).
-PLACEHOLDERS = re.compile(r"q√·|\bnan\b|\bNaN\b|0e\+00|\{glue|\bTODO\b|at most 0\.00\b|\b\d+\.\d{9,}")
+# ... and template braces that leaked ({{ book_scale }}), and two numbers run together in one text node
+# ("0.70000.0938": a table whose columns lost their separators)
+PLACEHOLDERS = re.compile(r"q√·|\bnan\b|\bNaN\b|0e\+00|\{glue|\bTODO\b|at most 0\.00\b|\b\d+\.\d{9,}|\{\{|\}\}|\d\.\d{4,}\.\d")
 
 # Elements wider than the column they sit in, outside a deliberate `.wide-table` scroll box.  The
 # limit is the article's width, or that of a `full-width` cell; display equations are measured by

@@ -216,3 +216,19 @@ def test_rendering_refuses_a_claim_outside_the_registry_and_a_wrong_argument():
             render([entry])
         with pytest.raises(TypeError, match="claims must be a list"):
             render("claims")
+
+
+def test_findings_sum_up_the_ledger_in_a_few_linked_lines():
+    lines = claims.markdown_findings(_synthetic()).splitlines()
+    assert len(lines) <= 7 and all(line.startswith("- **") for line in lines)
+    assert lines[0].startswith("- **Reproduced**: 1 of the 4 claims that bear on the paper's text")  # 6 less method, beyond
+    assert "{doc}`A layer of ReLUs recovers the support (Theorem 3.1) </book/02_support_recovery>` (1)" in lines[0]
+    contradicted = next(line for line in lines if line.startswith("- **Not reproduced** (2)"))
+    assert "([evidence](sec-c-bias))" in contradicted and "([evidence](sec-coh-slope))" in contradicted
+    assert any(line.startswith("- **Outside the hypotheses** (1)") for line in lines)
+    assert any(line.startswith("- **Not testable from the text** (1)") for line in lines)
+    short = claims.markdown_findings(_synthetic(), shown=1)
+    assert "and 1 more on the [claims page](sec-claims-summary)" in short
+    assert "recorded no claims" in claims.markdown_findings([])
+    with pytest.raises(ValueError, match="shown"):
+        claims.markdown_findings(_synthetic(), shown=0)

@@ -187,3 +187,12 @@ def test_references_resolve():
         for section in re.findall(r"appendix §(\d+(?:\.\d+)?)", text):
             label = "app-math-" + section.replace(".", "-")
             assert f"({label})=" in appendix, f"{path.relative_to(ROOT)} cites appendix §{section}, which has no label {label}"
+
+
+def test_the_browser_check_catches_leaked_templates_and_numbers_run_together():
+    """The rendered-text check of tests/test_browser.py (run on every page) against counterexamples."""
+    import test_browser
+
+    caught = {m.group(0) for m in test_browser.PLACEHOLDERS.finditer(
+        "built at {{ book_scale }}; λ 0.70000.0938 0.0214; ratio 0.25, version 8.1.5, seed 6.170.15")}
+    assert caught == {"{{", "}}", "0.70000.0"}
