@@ -17,8 +17,12 @@ from __future__ import annotations
 import numbers
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MAX_LOOP",
@@ -45,6 +49,7 @@ __all__ = [
     "allocation",
     "memory_limit",
     "instance",
+    "frame",
 ]
 
 MAX_LOOP = 10**7
@@ -339,3 +344,16 @@ def instance(W: object, A: object, k: object, eps: object) -> tuple[np.ndarray, 
     A = matrix(A, "A", shape=(n, h), match="W")
     k = integer(k, "k", minimum=1, maximum=h)
     return W, A, k, bias(eps, h)[:, 0]
+
+
+def frame(value: object, name: str, columns: Sequence[str]) -> "pd.DataFrame":
+    """``value`` as a non-empty :class:`pandas.DataFrame` holding ``columns``, each of finite numbers."""
+    import pandas as pd
+
+    of_type(value, name, pd.DataFrame)
+    missing = [c for c in columns if c not in value.columns]
+    if missing or value.empty:
+        raise ValueError(f"{name} must be a non-empty DataFrame with columns {list(columns)}, missing {missing}")
+    for c in columns:
+        real_array(value[c].to_numpy(dtype=float), f"{name}[{c!r}]")
+    return value

@@ -263,7 +263,7 @@ def below_whole_bound(table: pd.DataFrame, settings: sim.Settings) -> bool:
     ``table`` as :func:`table` (columns ``h``, ``p``, ``corrected``), on dictionaries with
     :math:`\mu = 1` and :math:`n = h/4` (the bound's :math:`\xi`).
     """
-    table = _frame(table, "table", ("h", "p", "corrected"))
+    table = check.frame(table, "table", ("h", "p", "corrected"))
     check.of_type(settings, "settings", sim.Settings)
     bound = np.array([whole_bound(float(h), float(p), settings)[0] for h, p in zip(table["h"], table["p"])])
     return bool(np.all(table["corrected"].to_numpy(float) < bound))
@@ -309,17 +309,6 @@ _THEOREM31 = ("the bias is Theorem 3.1's 2m1·h^p(δ + μ/√n)", "p + ν < ξ (
               "the margin condition")
 
 
-def _frame(frame: object, name: str, columns: Sequence[str]) -> pd.DataFrame:
-    """``frame`` as a non-empty DataFrame with finite numeric ``columns``."""
-    check.of_type(frame, name, pd.DataFrame)
-    missing = [c for c in columns if c not in frame.columns]
-    if missing or frame.empty:
-        raise ValueError(f"{name} must be a non-empty DataFrame with columns {list(columns)}, missing {missing}")
-    for c in columns:
-        check.real_array(frame[c].to_numpy(dtype=float), f"{name}[{c!r}]")
-    return frame
-
-
 def _theorem31_conditions(h: float, p: float, k: float, delta: float, coherence: float, eps: float,
                           settings: sim.Settings) -> dict[str, bool]:
     r"""Each reconstructed hypothesis of Theorem 3.1 (:data:`_THEOREM31`) at one cell: whether it holds."""
@@ -344,7 +333,7 @@ def theorem31_holds(frame: pd.DataFrame, settings: sim.Settings) -> np.ndarray:
     :math:`\beta = \delta + \mu/\sqrt n`; :math:`p + \nu < \xi`, i.e. :math:`\delta > \mu/\sqrt n`;
     :math:`|S| = k \le h^p`; the margin condition :math:`m_{\min}(1-\delta) > h^p\beta(m_{\max} + 2m_1)`.
     """
-    frame = _frame(frame, "frame", ("h", "p", "k", "delta", "coherence", "eps"))
+    frame = check.frame(frame, "frame", ("h", "p", "k", "delta", "coherence", "eps"))
     check.of_type(settings, "settings", sim.Settings)
     return np.array([all(_theorem31_conditions(r.h, r.p, r.k, r.delta, r.coherence, r.eps, settings).values())
                      for r in frame.itertuples()], dtype=bool)
@@ -360,7 +349,7 @@ def theorem32_failures(table: pd.DataFrame, settings: sim.Settings) -> list[str]
     :math:`h` (the theorem is a limit :math:`h\to\infty` at a fixed :math:`\mu`).  Each failure
     reads "condition (fails in m of M cells)"; an empty list means every hypothesis is met.
     """
-    table = _frame(table, "table", ("h", "p", "n", "k", "coherence", "eps"))
+    table = check.frame(table, "table", ("h", "p", "n", "k", "coherence", "eps"))
     check.of_type(settings, "settings", sim.Settings)
     failed: dict[str, int] = {}
     for r in table.itertuples():
@@ -382,7 +371,7 @@ def recovers_where_theorem31_holds(recovery: pd.DataFrame, settings: sim.Setting
     samples whose support the ReLU layer recovers exactly).  False when no row satisfies the
     hypotheses: the check then has nothing to test.
     """
-    recovery = _frame(recovery, "recovery", ("recovered",))
+    recovery = check.frame(recovery, "recovery", ("recovered",))
     inside = theorem31_holds(recovery, settings)
     return bool(inside.any() and np.all(recovery["recovered"].to_numpy(float)[inside] == 1.0))
 

@@ -149,10 +149,7 @@ def spectrum_task(rng: np.random.Generator, *, W: np.ndarray, model: _model.Spar
     confirm_N = N if confirm_N is None else check.loop_count(confirm_N, "confirm_N", minimum=2)
     check.allocation("confirm_N", 8.0 * confirm_N * (model.n + 2 * model.h))
     Y = training.draw_batch(model, N, rng).Y
-    live = np.flatnonzero(np.any(W @ Y - eps > 0, axis=1))
-    if live.size == 0:
-        raise ValueError(f"no unit of W fires on the N={N} signals at eps={eps}: the Hessian there is zero; draw more signals (N) "
-                         "or lower eps")
+    live = _live_rows(W, Y, eps)
     op = hessian.HessianOperator(W, Y, eps, rows=live, kink_Y=training.draw_batch(model, confirm_N, rng).Y)
     low = hessian.extremes(op, rng, which="SA", tol=tol, ncv=min(ncv, op.shape[0] - 1))
     high = hessian.extremes(op, rng, which="LA", tol=tol)
@@ -164,6 +161,15 @@ def spectrum_task(rng: np.random.Generator, *, W: np.ndarray, model: _model.Spar
     if split:
         out["split"] = hessian.direction_split(low.vectors[0], W, model.A, Y, eps)
     return out
+
+
+def _live_rows(W: np.ndarray, Y: np.ndarray, eps: float) -> np.ndarray:
+    """The units that fire on at least one signal of ``Y``; refuses a sample on which none does."""
+    live = np.flatnonzero(np.any(W @ Y - eps > 0, axis=1))
+    if live.size == 0:
+        raise ValueError(f"no unit of W fires on the N={Y.shape[1]} signals at eps={eps}: the Hessian there is zero; draw more "
+                         "signals (N) or lower eps")
+    return live
 
 
 def _point(W: object, model: object, eps: object, N: object) -> tuple[np.ndarray, float, int]:
@@ -434,9 +440,7 @@ def dense_check(rng: np.random.Generator, *, W: np.ndarray, model: _model.Sparse
     W, eps, N = _point(W, model, eps, N)
     max_dim = check.integer(max_dim, "max_dim", minimum=2)
     Y = training.draw_batch(model, N, rng).Y
-    live = np.flatnonzero(np.any(W @ Y - eps > 0, axis=1))
-    if live.size == 0:
-        raise ValueError(f"no unit of W fires on the N={N} signals at eps={eps}: the Hessian there is zero")
+    live = _live_rows(W, Y, eps)
     dim = live.size * W.shape[1]
     if dim > max_dim:
         raise ValueError(f"max_dim={max_dim} is below the operator's dimension {dim} (live rows × n)")

@@ -829,24 +829,13 @@ def landscape(h: int, p: float, rng: np.random.Generator, settings: Settings = S
                      coherence=first["coherence"], N=samples, t=t, **columns)
 
 
-def _table(table: object, columns: Sequence[str]) -> pd.DataFrame:
-    """``table`` as a non-empty DataFrame holding ``columns`` (finite numbers)."""
-    check.of_type(table, "table", pd.DataFrame)
-    missing = [c for c in columns if c not in table.columns]
-    if missing or table.empty:
-        raise ValueError(f"table must be a non-empty DataFrame with columns {list(columns)}, missing {missing}")
-    for c in columns:
-        check.real_array(table[c].to_numpy(dtype=float), f"table[{c!r}]")
-    return table
-
-
 def second_number_is_h_pow(table: pd.DataFrame, tol: float = 5e-5) -> bool:
     r"""Whether every cell's second number (column ``h_pow_p_minus_1``) is :math:`h^{p-1}` to within ``tol``.
 
     With ``tol`` half a unit of the 4th decimal, this says that the number is :math:`h^{p-1}`
     rounded to 4 decimals (Table 1's layout: :func:`paper_table1`).
     """
-    frame = _table(table, ("h", "p", "h_pow_p_minus_1"))
+    frame = check.frame(table, "table", ("h", "p", "h_pow_p_minus_1"))
     tol = check.real(tol, "tol", minimum=0.0, strict_min=True)
     exact = frame["h"].to_numpy(float) ** (frame["p"].to_numpy(float) - 1.0)
     return bool(np.all(np.abs(frame["h_pow_p_minus_1"].to_numpy(float) - exact) < tol))
@@ -861,7 +850,7 @@ def decreases_with_h(table: pd.DataFrame, value: str) -> dict[float, bool]:
     """
     check.of_type(table, "table", pd.DataFrame)
     value = check.choice(value, "value", [c for c in table.columns if c not in ("h", "p")])
-    frame = _table(table, ("h", "p", value))
+    frame = check.frame(table, "table", ("h", "p", value))
     out = {}
     for p, rows in frame.groupby("p"):
         values = rows.sort_values("h")[value].to_numpy(float)
@@ -873,7 +862,7 @@ def same_order(table: pd.DataFrame, value: str, factor: float = 3.0) -> bool:
     r"""Whether every cell's ``value`` lies within a factor ``factor`` of :math:`h^{p-1}`: :math:`1/f < \text{value}/h^{p-1} < f`."""
     check.of_type(table, "table", pd.DataFrame)
     value = check.choice(value, "value", [c for c in table.columns if c not in ("h", "p")])
-    frame = _table(table, ("h", "p", value))
+    frame = check.frame(table, "table", ("h", "p", value))
     factor = check.real(factor, "factor", minimum=1.0, strict_min=True)
     ratio = frame[value].to_numpy(float) / frame["h"].to_numpy(float) ** (frame["p"].to_numpy(float) - 1.0)
     return bool(np.all((ratio > 1.0 / factor) & (ratio < factor)))
